@@ -1,0 +1,76 @@
+"""Airflow Console: a Flask-Admin console for Apache Airflow deployments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the WSGI app. It only wires: no I/O, no queries."""
+    app = Flask(__name__, instance_relative_config=True)
+    from console.config import load_config
+
+    load_config(app, test_config)
+    register_extensions(app)
+    register_security(app)
+    register_blueprints(app)
+    register_admin(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from console.database import init_database
+    from console.extensions import cache, csrf, db, migrate
+
+    import console.models  # noqa: F401  (every model, mappers configured)
+
+    db.init_app(app)
+    init_database(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
+    csrf.init_app(app)
+    cache.init_app(app)
+    from console.airflow.registry import init_app as init_airflow
+
+    init_airflow(app)
+
+
+def register_security(app: Flask) -> None:
+    from flask_security import SQLAlchemyUserDatastore
+
+    from console.extensions import db, security
+    from console.models import Role, User
+    from console.security import access
+    from console.security.login import ProtectedLoginForm, enforce_rate_limit
+
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), login_form=ProtectedLoginForm)
+    app.login_manager.session_protection = "strong"  # type: ignore[attr-defined]
+    app.before_request(enforce_rate_limit)
+    access.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from console.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+def register_admin(app: Flask) -> None:
+    from console.admin import init_admin
+
+    init_admin(app)
+
+
+def register_commands(app: Flask) -> None:
+    from console.cli import register
+
+    register(app)
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent / "migrations")

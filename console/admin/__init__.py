@@ -1,0 +1,41 @@
+"""Flask-Admin setup: the screens, in menu order."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from console.extensions import db
+
+
+def init_admin(app: Flask) -> Admin:
+    """Create this app's ``Admin`` and its views (views are per app, never shared)."""
+    from console.admin.home import HomeView
+    from console.admin.users import UsersView
+    from console.models import User
+
+    admin = Admin(
+        app,
+        name="Airflow Console",
+        url="/admin",
+        index_view=HomeView(name="Home", url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/console_base.html", fluid=True),
+    )
+    for view in _screens():
+        admin.add_view(view)
+    admin.add_view(UsersView(User, db, name="Users", endpoint="users", category="Admin"))
+    app.extensions["console_admin"] = admin
+    return admin
+
+
+def _screens() -> list:
+    """Screens added by the Airflow and Tasks features, in menu order."""
+    screens = []
+    try:
+        from console.admin.dags import DagsView
+
+        screens.append(DagsView(name="DAGs", endpoint="dags", url="/admin/dags"))
+    except ImportError:
+        pass
+    return screens

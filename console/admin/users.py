@@ -1,0 +1,87 @@
+"""Users screen (admin only): list, create, edit roles, (de)activate. Hashes are never shown."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import flash
+from flask_admin.actions import action
+from flask_security import hash_password
+from wtforms import PasswordField
+from wtforms.validators import Optional
+
+from console.admin.base import SecureModelView
+from console.extensions import db
+from console.models import User
+from console.services import users as user_service
+from console.services.errors import ServiceError
+
+
+class UsersView(SecureModelView):
+    column_list = ("email", "roles", "active", "created_at", "last_login_at", "login_count")
+    column_details_list = column_list
+    column_searchable_list = ("email",)
+    column_filters = ("active", "roles.name")
+    column_sortable_list = ("email", "active", "created_at", "last_login_at")
+    column_default_sort = "email"
+    form_columns = ("email", "roles", "active", "new_password")
+    form_extra_fields = {
+        "new_password": PasswordField(
+            "New password",
+            validators=[Optional()],
+            description="Leave empty to keep the current password (a new user gets a generated one, shown once).",
+        )
+    }
+    column_export_exclude_list = ("password", "fs_uniquifier")
+    can_export = False
+
+    def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
+        try:
+            if is_created:
+                model.email = user_service.validate_email(model.email)
+                model.fs_uniquifier = uuid.uuid4().hex
+            if form.new_password.data:
+                model.password = hash_password(user_service.check_password(form.new_password.data))
+            elif is_created:
+                generated = user_service.generate_password()
+                model.password = hash_password(user_service.check_password(generated))
+                flash(f"Generated password for {model.email} (shown once): {generated}", "info")
+            if not model.roles:
+                raise ServiceError("Give the user at least one role.")
+            if not is_created and ("admin" not in [r.name for r in model.roles] or not model.active):
+                self._check_admin_remains(model)
+        except ServiceError as exc:
+            raise ValueError(str(exc)) from None
+
+    def _check_admin_remains(self, model: User) -> None:
+        db.session.flush()
+        if user_service.active_admin_count() < 1:
+            raise ServiceError("Refused: this would leave no active admin.")
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, ValueError):
+            flash(str(exc), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    @action("deactivate", "Deactivate", "Deactivate the selected users? They are signed out at once.")
+    def action_deactivate(self, ids: list[str]) -> None:
+        self._set_active(ids, False)
+
+    @action("activate", "Activate")
+    def action_activate(self, ids: list[str]) -> None:
+        self._set_active(ids, True)
+
+    def _set_active(self, ids: list[str], active: bool) -> None:
+        done = []
+        for user in db.session.scalars(db.select(User).where(User.id.in_([int(i) for i in ids]))):
+            try:
+                user_service.set_active(user.email, active)
+                done.append(user.email)
+            except ServiceError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+                return
+        db.session.commit()
+        flash(f"{'Activated' if active else 'Deactivated'}: {', '.join(done)}", "success")

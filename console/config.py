@@ -1,0 +1,157 @@
+"""Configuration: safe defaults, then ``instance/config.py``, then ``CONSOLE_*`` variables.
+
+``load_config`` applies the layers in that order and ``validate_config`` fails
+fast with a message a person can act on. Nothing here reads the environment
+at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to change."""
+
+
+class DefaultConfig:
+    """Defaults that are safe in production; development loosens them explicitly."""
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # set from the instance path when unset
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = 12 * 3600
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+    SECURITY_PASSWORD_HASH = "bcrypt"
+    SECURITY_PASSWORD_SALT: str | None = None
+    SECURITY_PASSWORD_LENGTH_MIN = 12
+    SECURITY_TRACKABLE = True
+    SECURITY_CHANGEABLE = True
+    SECURITY_SEND_PASSWORD_CHANGE_EMAIL = False
+    SECURITY_REGISTERABLE = False
+    SECURITY_RECOVERABLE = False
+    SECURITY_POST_LOGIN_VIEW = "/admin/"
+    SECURITY_POST_LOGOUT_VIEW = "/login"
+    SECURITY_POST_CHANGE_VIEW = "/admin/"
+    SECURITY_LOGOUT_METHODS = ["POST"]
+    SECURITY_REDIRECT_VALIDATE_MODE = "regex"
+    SECURITY_RETURN_GENERIC_RESPONSES = True
+    SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}  # no DNS lookups
+    SECURITY_CLI_USERS_NAME = False  # our own `users` group replaces it
+    SECURITY_CLI_ROLES_NAME = False
+    SECURITY_MSG_GENERIC_AUTHN_FAILED = ("Invalid email or password.", "error")
+
+    # Sign-in protection: a per-address rate limit and a per-account lockout.
+    LOGIN_RATE_LIMIT_PER_MINUTE = 20
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_FAILURE_WINDOW_SECONDS = 900
+    LOGIN_LOCKOUT_SECONDS = 900
+
+    CACHE_TYPE = "SimpleCache"
+    CACHE_DEFAULT_TIMEOUT = 30
+
+    # Airflow: the local sandbox runner and how the console calls servers.
+    AIRFLOW_SANDBOX_ROOT: str | None = None  # default: <project>/.sandbox
+    AIRFLOW_SANDBOX_PORT = 28080
+    AIRFLOW_DEFAULT_CONNECT_TIMEOUT = 3.0
+    AIRFLOW_DEFAULT_READ_TIMEOUT = 10.0
+
+    # Scheduler and alerts.
+    SCHEDULER_STALE_AFTER_SECONDS = 90
+    SCHEDULER_POLL_SECONDS = 2.0
+    SCHEDULER_LEASE_SECONDS = 30
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = False
+    SMTP_FROM = "airflow-console@localhost"
+    ALERT_TIMEOUT_SECONDS = 5.0
+
+    CONSOLE_BASE_URL = "http://127.0.0.1:5000"
+
+
+ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "CACHE_REDIS_URL": "CACHE_REDIS_URL"}
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"expected true or false, got {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, (list, dict)):
+        return json.loads(raw)
+    return raw
+
+
+def apply_environment(app: Flask, environ: Mapping[str, str]) -> None:
+    """Copy every ``CONSOLE_<KEY>`` variable onto ``app.config[<KEY>]``, typed like its default."""
+    for name, raw in environ.items():
+        if not name.startswith("CONSOLE_") or name.startswith("CONSOLE_TEST_"):
+            continue
+        key = ENV_ALIASES.get(name[len("CONSOLE_") :], name[len("CONSOLE_") :])
+        try:
+            app.config[key] = _coerce(raw, app.config.get(key))
+        except (ValueError, ConfigError) as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
+    """Layer the configuration onto ``app.config`` and validate it."""
+    app.config.from_object(DefaultConfig)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        apply_environment(app, os.environ)
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        db_path = Path(app.instance_path) / "console.db"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    if not app.config.get("SECURITY_PASSWORD_SALT") and app.config.get("SECRET_KEY"):
+        app.config["SECURITY_PASSWORD_SALT"] = app.config["SECRET_KEY"]
+    if app.config.get("CACHE_REDIS_URL") and app.config["CACHE_TYPE"] == "SimpleCache":
+        app.config["CACHE_TYPE"] = "RedisCache"
+    validate_config(app.config)
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` naming the setting to fix when the configuration cannot work."""
+    secret = config.get("SECRET_KEY")
+    if not secret or secret == PLACEHOLDER_SECRET:
+        raise ConfigError(
+            "SECRET_KEY is not set. Put a long random value in instance/config.py "
+            "(`make run` writes one) or set CONSOLE_SECRET_KEY."
+        )
+    if len(str(secret)) < 32 and not config.get("TESTING"):
+        raise ConfigError("SECRET_KEY is too short: use at least 32 random characters.")
+    uri = str(config["SQLALCHEMY_DATABASE_URI"])
+    if not uri.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"CONSOLE_DATABASE_URL must be a sqlite:// or postgresql:// URL, got {uri.split(':')[0]!r}")
+    for key in ("LOGIN_MAX_FAILURES", "LOGIN_RATE_LIMIT_PER_MINUTE", "SECURITY_PASSWORD_LENGTH_MIN"):
+        if int(config[key]) < 1:
+            raise ConfigError(f"{key} must be at least 1.")

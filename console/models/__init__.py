@@ -1,0 +1,31 @@
+"""Every model, imported in one place so ``configure_mappers`` sees them all.
+
+``console.versioning`` is imported first: SQLAlchemy-Continuum's
+``make_versioned`` must run before any versioned model is defined.
+"""
+
+import sqlalchemy as sa
+
+from console import versioning  # noqa: F401  (must precede the models)
+from console.models.audit import LoginAttempt, Transaction
+from console.models.server import AirflowServer
+from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
+from console.models.task import MISFIRE_POLICIES, AlertDelivery, Task, TaskRun
+from console.models.user import Role, User, roles_users
+
+sa.orm.configure_mappers()
+
+__all__ = [
+    "MISFIRE_POLICIES",
+    "AirflowServer",
+    "AlertDelivery",
+    "LoginAttempt",
+    "Role",
+    "SchedulerHeartbeat",
+    "SchedulerLease",
+    "Task",
+    "TaskRun",
+    "Transaction",
+    "User",
+    "roles_users",
+]

@@ -1,0 +1,1 @@
+"""Authentication, the access policy and the protections around them."""

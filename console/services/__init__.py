@@ -1,0 +1,1 @@
+"""Business logic shared by the views, the CLI and the scheduler."""

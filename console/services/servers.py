@@ -1,0 +1,84 @@
+"""Airflow servers: register, update credentials, test the connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from console.extensions import db
+from console.models import AirflowServer
+from console.models.timeutil import utcnow
+from console.security.secrets import encrypt
+from console.services.errors import ServiceError
+
+AUTH_KINDS = {"password": "Username and password (token fetched from /auth/token)", "token": "Static API token"}
+
+
+def normalize_base_url(url: str) -> str:
+    """``http(s)://host[:port][/prefix]`` without a trailing slash; anything else is refused."""
+    url = (url or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ServiceError(f"Base URL must look like http://host:port, got {url!r}.")
+    if parts.query or parts.fragment:
+        raise ServiceError("Base URL must not have a query string or fragment.")
+    if parts.path.endswith("/api/v2"):
+        url = url[: -len("/api/v2")]
+    return url
+
+
+def set_secret(server: AirflowServer, secret: str | None) -> None:
+    """Store ``secret`` encrypted (an empty value keeps the current one)."""
+    if secret:
+        server.secret_ciphertext = encrypt(secret)
+        server.secret_changed_at = utcnow()
+
+
+def register_server(
+    *,
+    name: str,
+    base_url: str,
+    username: str | None = None,
+    secret: str | None = None,
+    auth_kind: str = "password",
+    enabled: bool = True,
+) -> AirflowServer:
+    """Create the server ``name``, or update its URL and credentials if it exists."""
+    if auth_kind not in AUTH_KINDS:
+        raise ServiceError(f"Unknown auth kind {auth_kind!r}.")
+    server = db.session.scalars(sa.select(AirflowServer).where(AirflowServer.name == name)).first()
+    if server is None:
+        server = AirflowServer(name=name)
+        db.session.add(server)
+    server.base_url = normalize_base_url(base_url)
+    server.username = username
+    server.auth_kind = auth_kind
+    server.enabled = enabled
+    set_secret(server, secret)
+    return server
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    ok: bool
+    message: str
+
+
+def check_connection(server: AirflowServer) -> ConnectionReport:
+    """Ask the server for its version and component health; never raises."""
+    from console.airflow.errors import AirflowError
+    from console.airflow.registry import client_for
+    from console.security.secrets import SecretUnreadable
+
+    try:
+        client = client_for(server)
+        version = client.version()
+        health = client.health()
+    except (AirflowError, SecretUnreadable) as exc:
+        return ConnectionReport(False, f"{server.name}: {exc}")
+    parts = ", ".join(f"{name} {status}" for name, status in sorted(health.items()))
+    unhealthy = [name for name, status in health.items() if status != "healthy"]
+    ok = not unhealthy
+    return ConnectionReport(ok, f"{server.name}: Airflow {version.get('version', '?')}; {parts}")

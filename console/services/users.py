@@ -1,0 +1,160 @@
+"""Accounts and roles: create, list, change password, (de)activate, grant and revoke."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import sqlalchemy as sa
+from flask_security import hash_password
+
+from console.extensions import db, security
+from console.models import Role, User
+from console.security.policy import ROLES
+from console.services.errors import ServiceError
+
+
+def ensure_roles() -> list[Role]:
+    """Create the fixed roles that do not exist yet; returns all of them."""
+    existing = {role.name: role for role in db.session.scalars(sa.select(Role))}
+    for name, description in ROLES.items():
+        if name not in existing:
+            existing[name] = Role(name=name, description=description)
+            db.session.add(existing[name])
+    return [existing[name] for name in ROLES]
+
+
+def get_role(name: str) -> Role:
+    if name not in ROLES:
+        raise ServiceError(f"Unknown role {name!r}. Roles are: {', '.join(ROLES)}.")
+    ensure_roles()
+    return db.session.scalars(sa.select(Role).where(Role.name == name)).one()
+
+
+def find_user(email: str) -> User:
+    user = db.session.scalars(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower())).first()
+    if user is None:
+        raise ServiceError(f"No user with email {email!r}.")
+    return user
+
+
+def generate_password() -> str:
+    """A password that passes the policy: 20 URL-safe random characters."""
+    return secrets.token_urlsafe(15)
+
+
+def check_password(password: str) -> str:
+    """Normalise ``password`` the way Flask-Security verifies it; raise if it is too weak."""
+    errors, normalized = security.password_util.validate(password, True)
+    if errors:
+        raise ServiceError("Password rejected: " + " ".join(errors))
+    return normalized
+
+
+def validate_email(email: str) -> str:
+    try:
+        return security.mail_util.validate(email.strip())
+    except ValueError as exc:
+        raise ServiceError(f"Invalid email {email!r}: {exc}") from None
+
+
+def create_user(email: str, role: str, password: str | None = None) -> tuple[User, str]:
+    """Create an active user with ``role``; returns the user and the password it was given.
+
+    The password is normalised (NFKD) before hashing, exactly as sign-in
+    normalises it, so non-ASCII passwords work.
+    """
+    email = validate_email(email)
+    role_obj = get_role(role)
+    if db.session.scalars(sa.select(User).where(sa.func.lower(User.email) == email.lower())).first():
+        raise ServiceError(f"A user with email {email!r} already exists.")
+    password = password if password is not None else generate_password()
+    normalized = check_password(password)
+    user = User(
+        email=email,
+        password=hash_password(normalized),
+        active=True,
+        fs_uniquifier=uuid.uuid4().hex,
+        roles=[role_obj],
+    )
+    db.session.add(user)
+    return user, password
+
+
+def set_password(email: str, password: str) -> User:
+    user = find_user(email)
+    user.password = hash_password(check_password(password))
+    user.fs_uniquifier = uuid.uuid4().hex  # signs the user out everywhere
+    return user
+
+
+def set_active(email: str, active: bool) -> User:
+    user = find_user(email)
+    if not active:
+        _refuse_removing_last_admin(user)
+    user.active = active
+    if not active:
+        user.fs_uniquifier = uuid.uuid4().hex
+    return user
+
+
+def add_role(email: str, role: str) -> User:
+    user = find_user(email)
+    role_obj = get_role(role)
+    if role_obj not in user.roles:
+        user.roles.append(role_obj)
+    return user
+
+
+def remove_role(email: str, role: str) -> User:
+    user = find_user(email)
+    role_obj = get_role(role)
+    if role_obj not in user.roles:
+        raise ServiceError(f"{user.email} does not have the role {role!r}.")
+    if role == "admin":
+        _refuse_removing_last_admin(user)
+    user.roles.remove(role_obj)
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(sa.select(User).order_by(User.email)))
+
+
+def active_admin_count() -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(User.id)))
+            .join(User.roles)
+            .where(Role.name == "admin", User.active.is_(True))
+        )
+        or 0
+    )
+
+
+def _refuse_removing_last_admin(user: User) -> None:
+    if "admin" in user.role_names and user.active and active_admin_count() <= 1:
+        raise ServiceError("Refused: this is the last active admin. Create another admin first.")
+
+
+def ensure_admin(email: str = "admin@example.com") -> tuple[User, str] | None:
+    """Create an admin when no user has the admin role; returns (user, password) only then."""
+    ensure_roles()
+    if active_admin_count() or db.session.scalars(sa.select(User).join(User.roles).where(Role.name == "admin")).first():
+        return None
+    return create_user(email, "admin")
+
+
+DEMO_USERS = {role: f"{role}@example.com" for role in ROLES}
+
+
+def seed_demo_users(password: str | None = None) -> list[tuple[User, str]]:
+    """One user per role (``viewer@example.com`` ...) that does not exist yet."""
+    created = []
+    for role, email in DEMO_USERS.items():
+        if db.session.scalars(sa.select(User).where(User.email == email)).first():
+            continue
+        created.append(create_user(email, role, password))
+    return created
+
+

@@ -1,0 +1,266 @@
+"""Shared fixtures: ``app``, ``client``, ``runner``, ``login_as``, the Airflow sandbox.
+
+The database is real: a SQLite file migrated once per session with the
+project's Alembic migrations (PostgreSQL tests use ``pg_app``), emptied after
+every test. The Airflow sandbox is started once per session and reused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from console import create_app
+from console.extensions import db
+
+ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
+PG_URL = os.environ.get("CONSOLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery staple"
+CSRF_INPUT_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
+VALUE_RE = re.compile(r'value="([^"]+)"')
+
+
+def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789abcdef",
+        "SECURITY_PASSWORD_SALT": "test-salt",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {"bcrypt__rounds": 4},
+        "CACHE_TYPE": "NullCache",
+        "CACHE_NO_NULL_WARNING": True,
+        "SCHEDULER_POLL_SECONDS": 0.5,
+    }
+    config.update(overrides)
+    return config
+
+
+def migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def empty_database(app: Flask) -> None:
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(sa.text(f"DELETE FROM \"{table.name}\""))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'console.db'}"
+    migrate(create_app(base_config(url)))
+    return url
+
+
+@pytest.fixture
+def app_factory(sqlite_url: str) -> Iterator[Callable[..., Flask]]:
+    """Build extra apps on the test database (e.g. with other settings)."""
+    made: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        made.append(create_app(base_config(sqlite_url, **overrides)))
+        return made[-1]
+
+    yield make
+    if made:
+        empty_database(made[0])
+        for app in made:
+            with app.app_context():
+                db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """A valid CSRF token for ``client``'s session, read from a rendered form."""
+    page = client.get(path)
+    if not client.application.config["WTF_CSRF_ENABLED"]:
+        return ""
+    match = CSRF_INPUT_RE.search(page.get_data(as_text=True))
+    value = VALUE_RE.search(match.group(0)) if match else None
+    assert value, f"no CSRF token on {path} ({page.status_code})"
+    return value.group(1)
+
+
+def make_user(app: Flask, email: str, role: str, password: str = PASSWORD) -> None:
+    from console.services import users
+
+    with app.app_context():
+        if not db.session.scalars(sa.select(users.User).where(users.User.email == email)).first():
+            users.create_user(email, role, password)
+            db.session.commit()
+
+
+class Auth:
+    """Sign a test client in as a user of a role."""
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        self.app, self.client = app, client
+
+    def login(self, email: str, password: str = PASSWORD) -> Any:
+        token = csrf_token(self.client, "/login")
+        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def __call__(self, role: str) -> FlaskClient:
+        email = f"{role}@example.com"
+        make_user(self.app, email, role)
+        response = self.login(email)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return self.client
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """POST with a valid CSRF token (read from the admin home)."""
+        payload = dict(data or {})
+        payload.setdefault("csrf_token", csrf_token(self.client, "/admin/"))
+        return self.client.post(path, data=payload, **kwargs)
+
+
+@pytest.fixture
+def login_as(app: Flask, client: FlaskClient) -> Auth:
+    return Auth(app, client)
+
+
+# --- Airflow sandbox (integration) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def airflow_sandbox() -> Any:
+    """A real Airflow 3.3 standalone, started once for the test session (reused if running)."""
+    from console.airflow import sandbox
+
+    settings = sandbox.SandboxSettings(root=ROOT / ".sandbox", port=SANDBOX_PORT)
+    return sandbox.start(settings, log=lambda msg: print(f"[sandbox] {msg}"))
+
+
+@pytest.fixture
+def sandbox_server(app: Flask, airflow_sandbox: Any) -> Any:
+    """The sandbox registered as an enabled server in the test database."""
+    from console.services import servers
+
+    with app.app_context():
+        server = servers.register_server(
+            name="sandbox",
+            base_url=airflow_sandbox.base_url,
+            username=airflow_sandbox.username,
+            secret=airflow_sandbox.password,
+        )
+        db.session.commit()
+        return server.id
+
+
+# --- Browser (e2e) -------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+
+
+class LiveServer:
+    """The console served by werkzeug in a thread, on the test database."""
+
+    def __init__(self, app: Flask) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs it (apt-get install chromium)"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15000)
+    pg = context.new_page()
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def browser_login(page: Any, live_server: LiveServer, role: str) -> str:
+    """Create ``<role>@example.com`` and sign in through the form; returns the email."""
+    email = f"{role}@example.com"
+    make_user(live_server.app, email, role)
+    page.goto(f"{live_server.url}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("[data-testid=sign-in]")
+    page.wait_for_url("**/admin/")
+    return email
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a screenshot for people to look at (test-results/screenshots, docs use them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
