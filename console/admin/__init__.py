@@ -12,8 +12,9 @@ from console.extensions import db
 def init_admin(app: Flask) -> Admin:
     """Create this app's ``Admin`` and its views (views are per app, never shared)."""
     from console.admin.home import HomeView
+    from console.admin.servers import ServersView
     from console.admin.users import UsersView
-    from console.models import User
+    from console.models import AirflowServer, User
 
     admin = Admin(
         app,
@@ -24,6 +25,7 @@ def init_admin(app: Flask) -> Admin:
     )
     for view in _screens():
         admin.add_view(view)
+    admin.add_view(ServersView(AirflowServer, db, name="Airflow servers", endpoint="servers", category="Admin"))
     admin.add_view(UsersView(User, db, name="Users", endpoint="users", category="Admin"))
     app.extensions["console_admin"] = admin
     return admin

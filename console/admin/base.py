@@ -19,6 +19,18 @@ from flask_wtf import FlaskForm
 from console.security import policy
 
 
+class AdminForm(FlaskForm):
+    """Flask-WTF's CSRF-checked form, carrying the edited object like Flask-Admin's own form.
+
+    Flask-Admin's ``Unique`` validator compares against ``form._obj``; without it,
+    saving an existing record under its own unique name fails with "Already exists".
+    """
+
+    def __init__(self, formdata: Any = None, obj: Any = None, prefix: str = "", **kwargs: Any) -> None:
+        self._obj = obj
+        super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+
+
 class SecureViewMixin:
     """Policy-driven ``is_accessible`` and the answer when it says no."""
 
@@ -50,7 +62,7 @@ class SecureModelView(SecureViewMixin, ModelView):
     """A model screen: CSRF-protected forms, rights from the policy table."""
 
     entry_point = "index_view"
-    form_base_class = FlaskForm
+    form_base_class = AdminForm
     can_view_details = True
     can_export = False
     page_size = 50

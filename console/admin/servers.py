@@ -1,0 +1,106 @@
+"""Airflow servers screen (admin only). The credential is write-only: never rendered back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_admin.actions import action
+from markupsafe import Markup
+from wtforms import PasswordField, SelectChoice, SelectField
+from wtforms.validators import NumberRange, Optional
+
+from console.admin.base import SecureModelView
+from console.extensions import db
+from console.models import AirflowServer
+from console.services import servers as server_service
+from console.services.errors import ServiceError
+
+
+def _secret_state(view: Any, context: Any, model: AirflowServer, name: str) -> str:
+    if not model.secret_ciphertext:
+        return "not set"
+    changed = model.secret_changed_at.strftime("%Y-%m-%d %H:%M UTC") if model.secret_changed_at else "?"
+    return f"set (changed {changed})"
+
+
+def _url(view: Any, context: Any, model: AirflowServer, name: str) -> Markup:
+    return Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(model.base_url)
+
+
+class ServersView(SecureModelView):
+    column_list = ("name", "base_url", "enabled", "auth_kind", "username", "credential", "verify_tls", "read_timeout")
+    column_details_list = (
+        "name",
+        "base_url",
+        "enabled",
+        "auth_kind",
+        "username",
+        "credential",
+        "verify_tls",
+        "connect_timeout",
+        "read_timeout",
+        "max_concurrent_triggers",
+        "created_at",
+        "updated_at",
+    )
+    column_labels = {"auth_kind": "Authentication", "max_concurrent_triggers": "Concurrent triggers"}
+    column_formatters = {"credential": _secret_state, "base_url": _url}
+    column_searchable_list = ("name", "base_url")
+    column_filters = ("enabled",)
+    column_default_sort = "name"
+    form_columns = (
+        "name",
+        "base_url",
+        "enabled",
+        "auth_kind",
+        "username",
+        "secret",
+        "verify_tls",
+        "connect_timeout",
+        "read_timeout",
+        "max_concurrent_triggers",
+    )
+    form_extra_fields = {
+        "secret": PasswordField(
+            "Password or token",
+            validators=[Optional()],
+            description="Write-only: stored encrypted and never shown. Leave empty to keep the current one.",
+        ),
+    }
+    form_overrides = {"auth_kind": SelectField}
+    form_args = {
+        "auth_kind": {
+            "choices": [SelectChoice(k, v) for k, v in server_service.AUTH_KINDS.items()],
+            "label": "Authentication",
+        },
+        "base_url": {"description": "The API server's address, e.g. http://airflow.internal:8080"},
+        "connect_timeout": {"validators": [NumberRange(min=0.1, max=60)], "description": "Seconds"},
+        "read_timeout": {"validators": [NumberRange(min=0.5, max=300)], "description": "Seconds"},
+        "max_concurrent_triggers": {
+            "validators": [NumberRange(min=1, max=32)],
+            "description": "How many triggers the scheduler sends to this server at once (1 suits SQLite-backed Airflow).",
+        },
+    }
+
+    def on_model_change(self, form: Any, model: AirflowServer, is_created: bool) -> None:
+        try:
+            model.base_url = server_service.normalize_base_url(model.base_url)
+            server_service.set_secret(model, form.secret.data)
+        except ServiceError as exc:
+            raise ValueError(str(exc)) from None
+        if is_created and not model.secret_ciphertext:
+            flash("No credential set: the server will answer 401 until you add one.", "warning")
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, ValueError):
+            flash(str(exc), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+    @action("test_connection", "Test connection")
+    def action_test_connection(self, ids: list[str]) -> None:
+        servers = db.session.scalars(db.select(AirflowServer).where(AirflowServer.id.in_([int(i) for i in ids])))
+        for server in servers:
+            report = server_service.check_connection(server)
+            flash(report.message, "success" if report.ok else "error")

@@ -1,0 +1,110 @@
+"""Users screen (admin only) and the audit history of users and roles."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy_continuum import version_class
+
+from console.extensions import db
+from console.models import Role, User
+from tests.conftest import Auth
+
+
+def role_id(app: Flask, name: str) -> int:
+    with app.app_context():
+        from console.services.users import ensure_roles
+
+        ensure_roles()
+        db.session.commit()
+        return db.session.scalars(sa.select(Role.id).where(Role.name == name)).one()
+
+
+def user(app: Flask, email: str) -> User | None:
+    with app.app_context():
+        row = db.session.scalars(sa.select(User).where(User.email == email)).first()
+        if row is not None:
+            _ = row.role_names
+            db.session.expunge(row)
+        return row
+
+
+def test_admin_creates_user_with_generated_password_shown_once(app: Flask, client, login_as) -> None:
+    login_as("admin")
+    response = login_as.post(
+        "/admin/users/new/",
+        {"email": "new@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": ""},
+        follow_redirects=True,
+    )
+    body = response.get_data(as_text=True)
+    match = re.search(r"shown once\): (\S+)\s", body)
+    assert match, body[:2000]
+    created = user(app, "new@example.com")
+    assert created is not None and created.role_names == ["viewer"]
+    other = app.test_client()
+    assert Auth(app, other).login("new@example.com", match.group(1)).status_code == 302
+    assert match.group(1) not in client.get("/admin/users/").get_data(as_text=True)
+
+
+def test_admin_edits_roles_and_deactivates(app: Flask, login_as) -> None:
+    login_as("admin")
+    login_as.post(
+        "/admin/users/new/",
+        {"email": "ops@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": "long enough password"},
+    )
+    target = user(app, "ops@example.com")
+    login_as.post(
+        f"/admin/users/edit/?id={target.id}",
+        {"email": "ops@example.com", "roles": str(role_id(app, "operator")), "active": "y", "new_password": ""},
+    )
+    assert user(app, "ops@example.com").role_names == ["operator"]
+    response = login_as.post("/admin/users/action/", {"action": "deactivate", "rowid": str(target.id)}, follow_redirects=True)
+    assert "Deactivated: ops@example.com" in response.get_data(as_text=True)
+    assert user(app, "ops@example.com").active is False
+
+
+def test_weak_password_and_missing_role_are_form_errors(app: Flask, login_as) -> None:
+    login_as("admin")
+    response = login_as.post(
+        "/admin/users/new/",
+        {"email": "weak@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": "short"},
+        follow_redirects=True,
+    )
+    assert "at least 12" in response.get_data(as_text=True)
+    response = login_as.post(
+        "/admin/users/new/", {"email": "norole@example.com", "active": "y", "new_password": ""}, follow_redirects=True
+    )
+    assert "at least one role" in response.get_data(as_text=True)
+    assert user(app, "weak@example.com") is None and user(app, "norole@example.com") is None
+
+
+def test_admin_cannot_remove_the_last_admin(app: Flask, login_as) -> None:
+    login_as("admin")
+    me = user(app, "admin@example.com")
+    response = login_as.post(
+        f"/admin/users/edit/?id={me.id}",
+        {"email": "admin@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": ""},
+        follow_redirects=True,
+    )
+    assert "no active admin" in response.get_data(as_text=True)
+    assert user(app, "admin@example.com").role_names == ["admin"]
+
+
+def test_user_versions_record_actor_and_never_the_password(app: Flask, login_as) -> None:
+    login_as("admin")
+    login_as.post(
+        "/admin/users/new/",
+        {"email": "audited@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": "long enough password"},
+    )
+    UserVersion = version_class(User)
+    assert "password" not in UserVersion.__table__.c
+    assert "fs_uniquifier" not in UserVersion.__table__.c
+    with app.app_context():
+        version = db.session.scalars(
+            sa.select(UserVersion).where(UserVersion.email == "audited@example.com")
+        ).one()
+        assert version.transaction.actor == "admin@example.com"
+        assert version.transaction.user.email == "admin@example.com"
+        assert version.operation_type == 0
