@@ -23,10 +23,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    import console.models  # noqa: F401  (every model, mappers configured)
     from console.database import init_database
     from console.extensions import cache, csrf, db, migrate
-
-    import console.models  # noqa: F401  (every model, mappers configured)
 
     db.init_app(app)
     init_database(app)

@@ -6,14 +6,14 @@ import secrets
 import sys
 from pathlib import Path
 
-TEMPLATE = '''# Written by `make run` on first start. Keep it secret; it is git-ignored.
+TEMPLATE = """# Written by `make run` on first start. Keep it secret; it is git-ignored.
 # Every setting may also come from an environment variable CONSOLE_<NAME>.
 SECRET_KEY = "{secret}"
 SECURITY_PASSWORD_SALT = "{salt}"
 # Local development serves plain http on 127.0.0.1; production keeps secure cookies.
 SESSION_COOKIE_SECURE = False
 REMEMBER_COOKIE_SECURE = False
-'''
+"""
 
 
 def write_instance_config(instance_dir: Path) -> bool:

@@ -58,7 +58,7 @@ def empty_database(app: Flask) -> None:
         db.session.remove()
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
-                conn.execute(sa.text(f"DELETE FROM \"{table.name}\""))
+                conn.execute(sa.text(f'DELETE FROM "{table.name}"'))
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ class ServersView(SecureModelView):
         "read_timeout": {"validators": [NumberRange(min=0.5, max=300)], "description": "Seconds"},
         "max_concurrent_triggers": {
             "validators": [NumberRange(min=1, max=32)],
-            "description": "How many triggers the scheduler sends to this server at once (1 suits SQLite-backed Airflow).",
+            "description": "Triggers the scheduler sends to this server at once (1 suits SQLite-backed Airflow).",
         },
     }
 

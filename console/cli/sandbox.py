@@ -36,7 +36,9 @@ def start(port: int | None, register: bool, timeout: int) -> None:
         status = sandbox.start(settings, timeout=timeout, log=lambda m: click.echo(f"[sandbox] {m}"))
     except sandbox.SandboxError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Airflow sandbox ready at {status.base_url} (user {status.username}, password in {status.password_file})")
+    click.echo(
+        f"Airflow sandbox ready at {status.base_url} (user {status.username}, password in {status.password_file})"
+    )
     if register:
         from console.services.servers import register_server
 

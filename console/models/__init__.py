@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from console import versioning  # noqa: F401  (must precede the models)
 from console.models.audit import LoginAttempt, Transaction
-from console.models.server import AirflowServer
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
+from console.models.server import AirflowServer
 from console.models.task import MISFIRE_POLICIES, AlertDelivery, Task, TaskRun
 from console.models.user import Role, User, roles_users
 

@@ -25,7 +25,9 @@ LOCKED_MESSAGE = "This account is temporarily locked after repeated failed sign-
 def record_attempt(email: str, succeeded: bool, reason: str) -> None:
     """Store one attempt in its own small transaction."""
     db.session.add(
-        LoginAttempt(email=email.strip().lower()[:255], remote_addr=request.remote_addr, succeeded=succeeded, reason=reason)
+        LoginAttempt(
+            email=email.strip().lower()[:255], remote_addr=request.remote_addr, succeeded=succeeded, reason=reason
+        )
     )
     db.session.commit()
 
@@ -63,7 +65,9 @@ def enforce_rate_limit() -> None:
         return
     since = utcnow() - timedelta(minutes=1)
     recent = db.session.scalar(
-        sa.select(sa.func.count()).where(LoginAttempt.remote_addr == request.remote_addr, LoginAttempt.attempted_at > since)
+        sa.select(sa.func.count()).where(
+            LoginAttempt.remote_addr == request.remote_addr, LoginAttempt.attempted_at > since
+        )
     )
     if recent is not None and recent >= current_app.config["LOGIN_RATE_LIMIT_PER_MINUTE"]:
         abort(429, description="Too many sign-in attempts from your address. Wait a minute and try again.")

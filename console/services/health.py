@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +25,9 @@ def scheduler_status() -> dict[str, Any]:
     """The freshest scheduler heartbeat and whether it is stale."""
     try:
         beat = db.session.scalars(
-            sa.select(SchedulerHeartbeat).order_by(SchedulerHeartbeat.is_leader.desc(), SchedulerHeartbeat.beat_at.desc())
+            sa.select(SchedulerHeartbeat).order_by(
+                SchedulerHeartbeat.is_leader.desc(), SchedulerHeartbeat.beat_at.desc()
+            )
         ).first()
     except sa.exc.SQLAlchemyError:
         db.session.rollback()

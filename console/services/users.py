@@ -156,5 +156,3 @@ def seed_demo_users(password: str | None = None) -> list[tuple[User, str]]:
             continue
         created.append(create_user(email, role, password))
     return created
-
-

@@ -15,7 +15,7 @@ SAMPLE_ARGS = {"int": 999999, "string": "no-such-thing", "path": "no/such/thing"
 def build_url(app: Flask, rule: Rule) -> str:
     values = {}
     for arg in rule.arguments:
-        converter = type(rule._converters[arg]).__name__.lower()  # noqa: SLF001
+        converter = type(rule._converters[arg]).__name__.lower()
         values[arg] = SAMPLE_ARGS["int"] if "integer" in converter else SAMPLE_ARGS["string"]
     with app.test_request_context():
         from flask import url_for

@@ -16,14 +16,18 @@ def users_in(app: Flask) -> dict[str, tuple[list[str], bool]]:
 
 
 def test_create_with_flag_and_sign_in(app: Flask, runner, client) -> None:
-    result = runner.invoke(args=["users", "create", "ops@example.com", "--role", "operator", "--password", "a long enough pw"])
+    result = runner.invoke(
+        args=["users", "create", "ops@example.com", "--role", "operator", "--password", "a long enough pw"]
+    )
     assert result.exit_code == 0, result.output
     assert users_in(app)["ops@example.com"] == (["operator"], True)
     assert Auth(app, client).login("ops@example.com", "a long enough pw").status_code == 302
 
 
 def test_create_from_prompt_and_generated(app: Flask, runner) -> None:
-    prompted = runner.invoke(args=["users", "create", "p@example.com", "--role", "viewer"], input="prompted password\nprompted password\n")
+    prompted = runner.invoke(
+        args=["users", "create", "p@example.com", "--role", "viewer"], input="prompted password\nprompted password\n"
+    )
     assert prompted.exit_code == 0, prompted.output
     generated = runner.invoke(args=["users", "create", "g@example.com", "--role", "viewer", "--generate"])
     assert generated.exit_code == 0
@@ -59,7 +63,9 @@ def test_list_set_password_deactivate_roles(app: Flask, runner, client) -> None:
     runner.invoke(args=["users", "create", "b@example.com", "--role", "viewer", "--password", "a long enough pw"])
     listing = runner.invoke(args=["users", "list"]).output
     assert "a@example.com\tadmin\tactive" in listing and "b@example.com\tviewer\tactive" in listing
-    assert runner.invoke(args=["users", "set-password", "b@example.com", "--password", "another long pw"]).exit_code == 0
+    assert (
+        runner.invoke(args=["users", "set-password", "b@example.com", "--password", "another long pw"]).exit_code == 0
+    )
     assert Auth(app, client).login("b@example.com", "another long pw").status_code == 302
     assert runner.invoke(args=["users", "add-role", "b@example.com", "operator"]).exit_code == 0
     assert users_in(app)["b@example.com"][0] == ["operator", "viewer"]

@@ -86,7 +86,13 @@ def test_sign_in_rate_limit_per_address(app_factory) -> None:
 
 def test_next_redirects_only_to_this_site(app: Flask) -> None:
     make_user(app, "viewer@example.com", "viewer")
-    for target in ["https://evil.example/", "//evil.example/", "\\\\evil.example", "http:/evil.example", "/\\evil.example"]:
+    for target in [
+        "https://evil.example/",
+        "//evil.example/",
+        "\\\\evil.example",
+        "http:/evil.example",
+        "/\\evil.example",
+    ]:
         client = app.test_client()
         token = csrf_token(client, "/login")
         response = client.post(

@@ -52,7 +52,12 @@ def test_admin_edits_roles_and_deactivates(app: Flask, login_as) -> None:
     login_as("admin")
     login_as.post(
         "/admin/users/new/",
-        {"email": "ops@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": "long enough password"},
+        {
+            "email": "ops@example.com",
+            "roles": str(role_id(app, "viewer")),
+            "active": "y",
+            "new_password": "long enough password",
+        },
     )
     target = user(app, "ops@example.com")
     login_as.post(
@@ -60,7 +65,9 @@ def test_admin_edits_roles_and_deactivates(app: Flask, login_as) -> None:
         {"email": "ops@example.com", "roles": str(role_id(app, "operator")), "active": "y", "new_password": ""},
     )
     assert user(app, "ops@example.com").role_names == ["operator"]
-    response = login_as.post("/admin/users/action/", {"action": "deactivate", "rowid": str(target.id)}, follow_redirects=True)
+    response = login_as.post(
+        "/admin/users/action/", {"action": "deactivate", "rowid": str(target.id)}, follow_redirects=True
+    )
     assert "Deactivated: ops@example.com" in response.get_data(as_text=True)
     assert user(app, "ops@example.com").active is False
 
@@ -96,15 +103,18 @@ def test_user_versions_record_actor_and_never_the_password(app: Flask, login_as)
     login_as("admin")
     login_as.post(
         "/admin/users/new/",
-        {"email": "audited@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": "long enough password"},
+        {
+            "email": "audited@example.com",
+            "roles": str(role_id(app, "viewer")),
+            "active": "y",
+            "new_password": "long enough password",
+        },
     )
     UserVersion = version_class(User)
     assert "password" not in UserVersion.__table__.c
     assert "fs_uniquifier" not in UserVersion.__table__.c
     with app.app_context():
-        version = db.session.scalars(
-            sa.select(UserVersion).where(UserVersion.email == "audited@example.com")
-        ).one()
+        version = db.session.scalars(sa.select(UserVersion).where(UserVersion.email == "audited@example.com")).one()
         assert version.transaction.actor == "admin@example.com"
         assert version.transaction.user.email == "admin@example.com"
         assert version.operation_type == 0
