@@ -28,7 +28,6 @@ class Role(db.Model, RoleMixin):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     description: Mapped[str | None] = mapped_column(sa.String(255))
-    permissions: Mapped[str | None] = mapped_column(sa.UnicodeText)
 
     def __str__(self) -> str:
         return self.name
@@ -57,11 +56,11 @@ class User(db.Model, UserMixin):  # type: ignore[name-defined,misc]
     fs_uniquifier: Mapped[str] = mapped_column(sa.String(64), unique=True)
     confirmed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None]
-    current_login_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]  # type: ignore[assignment]
+    current_login_at: Mapped[datetime | None]  # type: ignore[assignment]
     last_login_ip: Mapped[str | None] = mapped_column(sa.String(64))
     current_login_ip: Mapped[str | None] = mapped_column(sa.String(64))
-    login_count: Mapped[int | None]
+    login_count: Mapped[int | None]  # type: ignore[assignment]
     roles = relationship(Role, secondary=roles_users, backref=sa.orm.backref("users", lazy="dynamic"))
 
     @property
