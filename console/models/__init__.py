@@ -7,7 +7,7 @@
 import sqlalchemy as sa
 
 from console import versioning  # noqa: F401  (must precede the models)
-from console.models.audit import LoginAttempt, Transaction
+from console.models.audit import AirflowAction, LoginAttempt, Transaction
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
 from console.models.server import AirflowServer
 from console.models.task import MISFIRE_POLICIES, AlertDelivery, Task, TaskRun
@@ -17,6 +17,7 @@ sa.orm.configure_mappers()
 
 __all__ = [
     "MISFIRE_POLICIES",
+    "AirflowAction",
     "AirflowServer",
     "AlertDelivery",
     "LoginAttempt",

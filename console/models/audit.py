@@ -45,3 +45,28 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     succeeded: Mapped[bool]
     reason: Mapped[str] = mapped_column(sa.String(64))
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AirflowAction(db.Model):  # type: ignore[name-defined,misc]
+    """A change a person (or the scheduler) made in Airflow through the console.
+
+    Airflow's own state is not a console model, so these rows are the audit
+    record for pause, trigger, clear and mark: who, when, where and the outcome.
+    """
+
+    __tablename__ = "airflow_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    performed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(50))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    server_name: Mapped[str] = mapped_column(sa.String(80))
+    dag_id: Mapped[str | None] = mapped_column(sa.String(250), index=True)
+    run_id: Mapped[str | None] = mapped_column(sa.String(250))
+    task_id: Mapped[str | None] = mapped_column(sa.String(250))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    succeeded: Mapped[bool] = mapped_column(default=True)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    user = relationship("User")

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 42d0d48331a7
+Revision ID: 4cbb4b9b540f
 Revises: 
-Create Date: 2026-11-25 17:45:35.749307
+Create Date: 2026-11-25 18:03:12.416839
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '42d0d48331a7'
+revision = '4cbb4b9b540f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -80,7 +80,6 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=True),
-    sa.Column('permissions', sa.UnicodeText(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -88,7 +87,6 @@ def upgrade():
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('name', sa.String(length=80), autoincrement=False, nullable=True),
     sa.Column('description', sa.String(length=255), autoincrement=False, nullable=True),
-    sa.Column('permissions', sa.UnicodeText(), autoincrement=False, nullable=True),
     sa.Column('transaction_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('end_transaction_id', sa.BigInteger(), nullable=True),
     sa.Column('operation_type', sa.SmallInteger(), nullable=False),
@@ -199,6 +197,28 @@ def upgrade():
         batch_op.create_index('ix_user_version_pk_validity', ['id', 'transaction_id', 'end_transaction_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_user_version_transaction_id'), ['transaction_id'], unique=False)
 
+    op.create_table('airflow_action',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('performed_at', sa.DateTime(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('actor', sa.String(length=255), nullable=False),
+    sa.Column('remote_addr', sa.String(length=50), nullable=True),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('server_name', sa.String(length=80), nullable=False),
+    sa.Column('dag_id', sa.String(length=250), nullable=True),
+    sa.Column('run_id', sa.String(length=250), nullable=True),
+    sa.Column('task_id', sa.String(length=250), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('succeeded', sa.Boolean(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('airflow_action', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_airflow_action_dag_id'), ['dag_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_airflow_action_performed_at'), ['performed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_airflow_action_user_id'), ['user_id'], unique=False)
+
     op.create_table('roles_users',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('role_id', sa.Integer(), nullable=False),
@@ -298,6 +318,12 @@ def downgrade():
     op.drop_table('transaction')
     op.drop_table('task')
     op.drop_table('roles_users')
+    with op.batch_alter_table('airflow_action', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_airflow_action_user_id'))
+        batch_op.drop_index(batch_op.f('ix_airflow_action_performed_at'))
+        batch_op.drop_index(batch_op.f('ix_airflow_action_dag_id'))
+
+    op.drop_table('airflow_action')
     with op.batch_alter_table('user_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_version_transaction_id'))
         batch_op.drop_index('ix_user_version_pk_validity')
