@@ -1,4 +1,4 @@
-"""The admin home: who you are, what you may do, and the health of the parts."""
+"""The admin home: what is running and what failed, tasks at a glance, and the console's health."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from flask_login import current_user
 
 from console.admin.base import SecureIndexView
 from console.security import policy
-from console.services import health
+from console.services import dashboard, health
 
 
 class HomeView(SecureIndexView):
+    extra_js = ["/static/vendor/chart.umd.js", "/static/js/home.js"]
+
     @expose("/")
     def index(self) -> str:
         return self.render(
@@ -18,4 +20,5 @@ class HomeView(SecureIndexView):
             roles=current_user.role_names,
             role_descriptions=policy.ROLES,
             status=health.overview(),
+            board=dashboard.build(),
         )

@@ -15,7 +15,7 @@ def test_sign_in_see_home_sign_out(page, live_server) -> None:
     screenshot(page, "login")
     email = browser_login(page, live_server, "operator")
     assert page.inner_text("[data-testid=current-user]") == email
-    assert "Welcome" in page.inner_text("body")
+    assert "At a glance" in page.inner_text("body")
     screenshot(page, "home")
     page.click("#user-menu")
     page.click("[data-testid=sign-out]")
