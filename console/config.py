@@ -74,11 +74,21 @@ class DefaultConfig:
     AIRFLOW_SANDBOX_PORT = 28080
     AIRFLOW_DEFAULT_CONNECT_TIMEOUT = 3.0
     AIRFLOW_DEFAULT_READ_TIMEOUT = 10.0
+    AIRFLOW_LOG_READ_TIMEOUT = 60.0  # big logs: Airflow sends nothing until it has read the file
+    DAGS_LIST_CACHE_SECONDS = 10
+    DAGS_FANOUT_DEADLINE_SECONDS = 20.0
+    DAGS_STATUS_DEADLINE_SECONDS = 3.0
+    DAGS_LOG_CACHE_SECONDS = 120
 
     # Scheduler and alerts.
     SCHEDULER_STALE_AFTER_SECONDS = 90
     SCHEDULER_POLL_SECONDS = 2.0
     SCHEDULER_LEASE_SECONDS = 30
+    SCHEDULER_HEARTBEAT_SECONDS = 5.0
+    SCHEDULER_MONITOR_SECONDS = 5.0
+    SCHEDULER_MISFIRE_GRACE_SECONDS = 60  # a fire this late is still fired, whatever the misfire policy
+    SCHEDULER_MAX_MISSED_RECORDED = 100  # per task, after a long outage
+    SCHEDULER_TEST_CRASH_AFTER_TRIGGER = False  # tests only: exit right after a trigger call
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None

@@ -32,12 +32,12 @@ def init_admin(app: Flask) -> Admin:
 
 
 def _screens() -> list:
-    """Screens added by the Airflow and Tasks features, in menu order."""
-    screens = []
-    try:
-        from console.admin.dags import DagsView
+    """The Airflow and task screens, in menu order."""
+    from console.admin.dags import DagsView
+    from console.admin.tasks import TasksView
+    from console.models import Task
 
-        screens.append(DagsView(name="DAGs", endpoint="dags", url="/admin/dags"))
-    except ImportError:
-        pass
-    return screens
+    return [
+        DagsView(name="DAGs", endpoint="dags", url="/admin/dags"),
+        TasksView(Task, db, name="Tasks", endpoint="tasks"),
+    ]

@@ -1,0 +1,204 @@
+"""Faults a real Airflow cannot produce on demand, injected with fake servers: slow, 5xx,
+refused credentials, not Airflow at all.  Every DAG screen must answer in time, with a
+banner naming the server and the reason, and never a 500."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from console.extensions import db
+
+
+class FakeAirflow:
+    """An HTTP server that answers every request with one fault."""
+
+    def __init__(self, mode: str, delay: float = 0.0) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                fake.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                if fake.mode == "slow":
+                    time.sleep(fake.delay)
+                    status, ctype, body = 200, "application/json", b"{}"
+                elif fake.mode == "error":
+                    status, ctype, body = 500, "text/plain", b"Internal Server Error"
+                elif fake.mode == "refuses":
+                    status, ctype, body = 401, "application/json", b'{"detail": "Invalid credentials"}'
+                else:  # "html": a proxy or login page instead of the API
+                    status, ctype, body = 200, "text/html", b"<html><body>Please sign in</body></html>"
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up first
+
+            do_GET = do_POST = do_PATCH = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.mode, self.delay, self.requests = mode, delay, 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    """The production cache type: the other servers' status is asked once, not on every page."""
+    return app_factory(CACHE_TYPE="SimpleCache")
+
+
+@pytest.fixture
+def fakes() -> Iterator[Callable[..., FakeAirflow]]:
+    made: list[FakeAirflow] = []
+
+    def make(mode: str, delay: float = 0.0) -> FakeAirflow:
+        made.append(FakeAirflow(mode, delay))
+        return made[-1]
+
+    yield make
+    for fake in made:
+        fake.stop()
+
+
+def register(app: Flask, name: str, url: str, *, read_timeout: float = 0.3, auth_kind: str = "token") -> int:
+    from console.services import servers
+
+    with app.app_context():
+        server = servers.register_server(
+            name=name, base_url=url, username="admin", secret="not-a-real-secret", auth_kind=auth_kind
+        )
+        server.read_timeout = read_timeout
+        server.connect_timeout = 0.5
+        db.session.commit()
+        return server.id
+
+
+def banners(html: str) -> dict[str, str]:
+    found = re.findall(r'data-server="([^"]+)">.*?<div class="small">(.*?)</div>', html, re.S)
+    return {server: html_module.unescape(reason) for server, reason in found}
+
+
+@pytest.fixture
+def faulty(app: Flask, fakes: Callable[..., FakeAirflow]) -> dict[str, int]:
+    """Four faulty servers: slow, answering 500, refusing the login, and not Airflow."""
+    return {
+        "slow": register(app, "slow", fakes("slow", delay=2.0).url),
+        "broken": register(app, "broken", fakes("error").url),
+        "locked": register(app, "locked", fakes("refuses").url, auth_kind="password"),
+        "proxy": register(app, "proxy", fakes("html").url),
+    }
+
+
+EXPECTED_REASONS = {
+    "slow": "no answer within 0.3 s after 3 tries",
+    "broken": "Airflow answered 500",
+    "locked": "login refused for user 'admin'",
+    "proxy": "the answer is not JSON (text/html)",
+}
+
+
+def test_fake_airflow_faults_show_one_banner_per_server_on_the_list(login_as, faulty) -> None:
+    client = login_as("viewer")
+    started = time.monotonic()
+    response = client.get("/admin/dags/")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    found = banners(response.get_data(as_text=True))
+    assert set(found) == set(EXPECTED_REASONS)
+    for name, reason in EXPECTED_REASONS.items():
+        assert reason in found[name], (name, found[name])
+    assert "No server answered" in response.get_data(as_text=True)
+    assert elapsed < 10, elapsed  # the slow server's retries (~1.5 s) plus rendering, on a busy machine
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_REASONS))
+def test_fake_airflow_faults_on_every_single_server_screen(login_as, faulty, name: str) -> None:
+    client = login_as("operator")
+    base = f"/admin/dags/{faulty[name]}/some_dag"
+    for url in (f"{base}/", f"{base}/runs/r1/", f"{base}/trigger", f"{base}/runs/r1/tasks/t/logs/1"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        found = banners(response.get_data(as_text=True))
+        assert EXPECTED_REASONS[name] in found[name], (url, found)
+        assert set(found) == set(EXPECTED_REASONS), url  # the others' banners too
+    lines = client.get(f"{base}/runs/r1/tasks/t/logs/1/lines")
+    assert lines.status_code == 502
+    assert EXPECTED_REASONS[name] in lines.get_json()["failure"]["message"]
+    download = client.get(f"{base}/runs/r1/tasks/t/logs/1/download")
+    assert download.status_code == 502
+    assert EXPECTED_REASONS[name] in banners(download.get_data(as_text=True))[name]
+
+    for url, data in ((f"{base}/paused", {"paused": "1"}), (f"{base}/trigger", {})):
+        response = login_as.post(url, data)
+        assert response.status_code in (200, 302), url
+        page = response if response.status_code == 200 else client.get(response.headers["Location"])
+        shown = html_module.unescape(page.get_data(as_text=True))
+        assert EXPECTED_REASONS[name] in shown and name in shown, url
+
+
+def test_fake_airflow_hanging_server_is_cut_off_by_the_fan_out_deadline(app_factory, fakes) -> None:
+    from tests.conftest import Auth
+
+    app = app_factory(DAGS_FANOUT_DEADLINE_SECONDS=1.0, CACHE_TYPE="NullCache")
+    register(app, "hanging", fakes("slow", delay=3.0).url, read_timeout=2.5)
+    client = app.test_client()
+    Auth(app, client)("viewer")
+    started = time.monotonic()
+    response = client.get("/admin/dags/")
+    assert time.monotonic() - started < 2.5
+    assert banners(response.get_data(as_text=True)) == {"hanging": "no answer within 1 s"}
+
+
+def test_fake_airflow_failures_are_cached_briefly_with_the_list(app_factory, fakes) -> None:
+    from tests.conftest import Auth
+
+    app = app_factory(CACHE_TYPE="SimpleCache", DAGS_LIST_CACHE_SECONDS=60)
+    fake = fakes("error")
+    register(app, "broken", fake.url)
+    client = app.test_client()
+    Auth(app, client)("viewer")
+    assert "broken" in banners(client.get("/admin/dags/").get_data(as_text=True))
+    asked = fake.requests
+    assert "broken" in banners(client.get("/admin/dags/").get_data(as_text=True))
+    assert fake.requests == asked  # the second view came from the cache
+
+
+def test_a_secret_that_cannot_be_decrypted_is_a_banner_not_a_500(app, login_as) -> None:
+    from console.models import AirflowServer
+
+    server_id = register(app, "rekeyed", "http://127.0.0.1:9", auth_kind="password")
+    with app.app_context():
+        db.session.get(AirflowServer, server_id).secret_ciphertext = "encrypted-with-an-old-key"
+        db.session.commit()
+    client = login_as("operator")
+    for url in ("/admin/dags/", f"/admin/dags/{server_id}/some_dag/", f"/admin/dags/{server_id}/some_dag/trigger"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "cannot be decrypted" in banners(response.get_data(as_text=True))["rekeyed"], url
+    paused = login_as.post(f"/admin/dags/{server_id}/some_dag/paused", {"paused": "1"})
+    assert "cannot be decrypted" in client.get(paused.headers["Location"]).get_data(as_text=True)
