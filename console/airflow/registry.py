@@ -62,7 +62,9 @@ def registry() -> ClientRegistry:
 
 
 def enabled_servers() -> list[AirflowServer]:
-    return list(db.session.scalars(sa.select(AirflowServer).where(AirflowServer.enabled.is_(True)).order_by(AirflowServer.name)))
+    return list(
+        db.session.scalars(sa.select(AirflowServer).where(AirflowServer.enabled.is_(True)).order_by(AirflowServer.name))
+    )
 
 
 def client_for(server: AirflowServer) -> AirflowClient:
