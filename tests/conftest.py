@@ -68,6 +68,37 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module, migrated with Alembic, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"console_test_{uuid.uuid4().hex[:10]}"
+    server = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    migrator = create_app(base_config(url))
+    migrate(migrator)
+    with migrator.app_context():
+        db.engine.dispose()
+    yield url
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_app(pg_url: str) -> Iterator[Flask]:
+    """The console on PostgreSQL, emptied after the test."""
+    app = create_app(base_config(pg_url))
+    yield app
+    empty_database(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture
 def app_factory(sqlite_url: str) -> Iterator[Callable[..., Flask]]:
     """Build extra apps on the test database (e.g. with other settings)."""
