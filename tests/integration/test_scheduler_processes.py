@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -40,7 +39,7 @@ from console.models.timeutil import utcnow
 from console.scheduler.fire import CRASH_EXIT_STATUS, run_id_prefix
 from console.scheduler.process import SchedulerProcess
 from console.services import servers, tasks
-from tests.conftest import PG_URL, ROOT, SANDBOX_PORT, base_config, empty_database, migrate
+from tests.conftest import ROOT, SANDBOX_PORT, base_config, empty_database
 
 pytestmark = pytest.mark.integration
 
@@ -69,23 +68,6 @@ def airflow(airflow_sandbox: Any) -> AirflowClient:
     if client.get_dag(QUICK).is_paused:
         client.set_paused(QUICK, False)
     return client
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this module, migrated, dropped afterwards."""
-    name = f"console_sched_{uuid.uuid4().hex[:10]}"
-    server = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    migrator = create_app(base_config(url))
-    migrate(migrator)
-    with migrator.app_context():
-        db.engine.dispose()
-    yield url
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
