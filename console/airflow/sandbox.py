@@ -12,6 +12,7 @@ Pure stdlib (no Flask); the click CLI calls :func:`ensure_installed`,
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -288,6 +289,14 @@ def _read_proc_stat(pid: int) -> tuple[str, int] | None:
 # Popen.__del__'s "subprocess is still running" ResourceWarning (the sandbox is meant to outlive
 # the call to start(), and the calling process too); they are dropped once reaped.
 _CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+@atexit.register
+def _leave_children_running() -> None:
+    """A sandbox outlives the process that started it on purpose; tell Popen not to warn at exit."""
+    for proc in _CHILDREN.values():
+        if proc.poll() is None:
+            proc.returncode = 0
 
 
 def _reap(pid: int) -> None:
