@@ -34,7 +34,7 @@ trap cleanup INT TERM EXIT
 children+=($!)
 $BIN/python manage.py scheduler &
 children+=($!)
-$BIN/gunicorn --workers 2 --threads 4 --bind "127.0.0.1:$PORT" --access-logfile - "console:create_app()" &
+$BIN/gunicorn --workers 2 --threads 4 --graceful-timeout 5 --bind "127.0.0.1:$PORT" --access-logfile - "console:create_app()" &
 children+=($!)
 echo "Airflow Console: http://127.0.0.1:$PORT  (Ctrl-C stops it)"
 wait -n "${children[@]:1}" || true

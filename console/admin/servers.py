@@ -44,7 +44,14 @@ class ServersView(SecureModelView):
         "created_at",
         "updated_at",
     )
-    column_labels = {"auth_kind": "Authentication", "max_concurrent_triggers": "Concurrent triggers"}
+    column_labels = {
+        "base_url": "Base URL",
+        "auth_kind": "Authentication",
+        "verify_tls": "Verify TLS",
+        "connect_timeout": "Connect timeout (s)",
+        "read_timeout": "Read timeout (s)",
+        "max_concurrent_triggers": "Concurrent triggers",
+    }
     column_formatters = {"credential": _secret_state, "base_url": _url}
     column_searchable_list = ("name", "base_url")
     column_filters = ("enabled",)
@@ -74,9 +81,18 @@ class ServersView(SecureModelView):
             "choices": [SelectChoice(k, v) for k, v in server_service.AUTH_KINDS.items()],
             "label": "Authentication",
         },
-        "base_url": {"description": "The API server's address, e.g. http://airflow.internal:8080"},
-        "connect_timeout": {"validators": [NumberRange(min=0.1, max=60)], "description": "Seconds"},
-        "read_timeout": {"validators": [NumberRange(min=0.5, max=300)], "description": "Seconds"},
+        "base_url": {"label": "Base URL", "description": "The API server's address, e.g. http://airflow.internal:8080"},
+        "verify_tls": {"label": "Verify TLS certificates"},
+        "connect_timeout": {
+            "label": "Connect timeout",
+            "validators": [NumberRange(min=0.1, max=60)],
+            "description": "Seconds",
+        },
+        "read_timeout": {
+            "label": "Read timeout",
+            "validators": [NumberRange(min=0.5, max=300)],
+            "description": "Seconds",
+        },
         "max_concurrent_triggers": {
             "validators": [NumberRange(min=1, max=32)],
             "description": "Triggers the scheduler sends to this server at once (1 suits SQLite-backed Airflow).",
