@@ -192,6 +192,20 @@ def airflow_sandbox() -> Any:
     return sandbox.start(settings, log=lambda msg: print(f"[sandbox] {msg}"))
 
 
+def wait_for_run(api: Any, dag_id: str, run_id: str, timeout: float = 240.0) -> Any:
+    """Poll Airflow until the run finishes (success or failed); fail the test after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run = api.get_dag_run(dag_id, run_id)
+        if run.state in ("success", "failed"):
+            return run
+        if time.monotonic() > deadline:
+            pytest.fail(f"run {run_id} of {dag_id} still {run.state} after {timeout:g} s")
+        time.sleep(1.0)
+
+
 @pytest.fixture
 def sandbox_server(app: Flask, airflow_sandbox: Any) -> Any:
     """The sandbox registered as an enabled server in the test database."""

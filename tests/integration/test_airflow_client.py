@@ -23,6 +23,7 @@ import pytest
 from console.airflow.client import AirflowClient, Dag, DagRun, LogLine, TaskInstance
 from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowNotFound
 from console.airflow.tokens import TokenCache
+from tests.conftest import wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,6 @@ FAILS = "example_fails"
 PARAMS = "example_params"
 LARGE_LOG = "example_large_log"
 LARGE_LOG_MIN_LINES = 50_000
-RUN_TIMEOUT = 240.0
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +58,6 @@ def new_run_id(dag_id: str) -> str:
     return f"console_it__{dag_id}__{uuid.uuid4().hex[:12]}"
 
 
-def wait_for(client: AirflowClient, dag_id: str, run_id: str) -> DagRun:
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while True:
-        run = client.get_dag_run(dag_id, run_id)
-        if run.state in ("success", "failed"):
-            return run
-        if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} of {dag_id} still {run.state} after {RUN_TIMEOUT:g} s")
-        time.sleep(1.0)
-
-
 _finished: dict[str, DagRun] = {}
 
 
@@ -79,7 +68,7 @@ def finished_run(client: AirflowClient, dag_id: str) -> DagRun:
         _finished[dag_id] = (
             done[0]
             if done
-            else wait_for(client, dag_id, client.trigger_dag_run(dag_id, run_id=new_run_id(dag_id)).run_id)
+            else wait_for_run(client, dag_id, client.trigger_dag_run(dag_id, run_id=new_run_id(dag_id)).run_id)
         )
     return _finished[dag_id]
 
@@ -139,7 +128,7 @@ def test_trigger_with_deterministic_run_id_then_409_on_repeat(airflow: AirflowCl
     with pytest.raises(AirflowConflict) as info:
         airflow.trigger_dag_run(QUICK, run_id=run_id)
     assert run_id in str(info.value)
-    done = wait_for(airflow, QUICK, run_id)
+    done = wait_for_run(airflow, QUICK, run_id)
     assert done.state == "success"
     assert done.duration is not None and done.duration > 0
     assert done.note == "console integration test"
@@ -170,7 +159,7 @@ def test_task_instances_and_log_of_a_quick_run(airflow: AirflowClient) -> None:
 
 
 def test_failed_run_clear_dry_run_and_mark_success(airflow: AirflowClient) -> None:
-    run = wait_for(airflow, FAILS, airflow.trigger_dag_run(FAILS, run_id=new_run_id(FAILS)).run_id)
+    run = wait_for_run(airflow, FAILS, airflow.trigger_dag_run(FAILS, run_id=new_run_id(FAILS)).run_id)
     assert run.state == "failed"
     failed = [t for t in airflow.list_task_instances(FAILS, run.run_id) if t.state == "failed"]
     assert failed

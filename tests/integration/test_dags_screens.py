@@ -12,15 +12,15 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from console.airflow.client import AirflowClient, DagRun
+from console.airflow.client import AirflowClient
 from console.airflow.tokens import TokenCache
 from console.extensions import db
 from console.models import AirflowAction
+from tests.conftest import wait_for_run
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = ("example_quick", "example_fails", "example_params", "example_long", "example_large_log", "example_multi")
-RUN_TIMEOUT = 90.0
 DOWN_URL = "http://127.0.0.1:9"
 
 
@@ -54,17 +54,6 @@ def api(airflow_sandbox: Any) -> Iterator[AirflowClient]:
 def failed_run(api: AirflowClient) -> str:
     """A run of example_fails, started early (waited for by the test that needs it)."""
     return api.trigger_dag_run("example_fails", note="console integration: clear test").run_id
-
-
-def wait_for_run(api: AirflowClient, dag_id: str, run_id: str, timeout: float = RUN_TIMEOUT) -> DagRun:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = api.get_dag_run(dag_id, run_id)
-        if run.state in ("success", "failed"):
-            return run
-        if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} of {dag_id} still {run.state} after {timeout:g} s")
-        time.sleep(1.0)
 
 
 def register_down_server(app: Flask) -> int:

@@ -11,6 +11,7 @@ import pytest
 from console.airflow.client import AirflowClient
 from console.extensions import db
 from console.services.servers import register_server
+from tests.conftest import wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,7 @@ def test_home_counts_dags_shows_failing_and_banner_for_down_server(
         airflow_sandbox.base_url, username=airflow_sandbox.username, password=airflow_sandbox.password
     )
     run = client.trigger_dag_run("example_fails", run_id=f"home_{time.time_ns()}")
-    deadline = time.monotonic() + 180
-    while client.get_dag_run("example_fails", run.run_id).state not in ("failed", "success"):
-        assert time.monotonic() < deadline, "example_fails did not finish"
-        time.sleep(2)
+    wait_for_run(client, "example_fails", run.run_id)
     with app.app_context():
         register_server(name="down", base_url="http://127.0.0.1:9", username="x", secret="y")
         db.session.commit()
