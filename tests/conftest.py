@@ -192,6 +192,22 @@ def airflow_sandbox() -> Any:
     return sandbox.start(settings, log=lambda msg: print(f"[sandbox] {msg}"))
 
 
+def sandbox_api(status: Any, name: str = "sandbox-api") -> Any:
+    """A client straight to the sandbox (own token cache, a log-sized read timeout), for tests to
+    set up and check what the console did."""
+    from console.airflow.client import AirflowClient
+    from console.airflow.tokens import TokenCache
+
+    return AirflowClient(
+        status.base_url,
+        username=status.username,
+        password=status.password,
+        name=name,
+        read_timeout=60.0,
+        token_cache=TokenCache(),
+    )
+
+
 def wait_for_run(api: Any, dag_id: str, run_id: str, timeout: float = 240.0) -> Any:
     """Poll Airflow until the run finishes (success or failed); fail the test after ``timeout``."""
     import time

@@ -420,27 +420,13 @@ class AirflowClient:
         o = self.session.o
         body = o.PatchTaskInstanceBody(new_state=o.TaskInstanceState(state))
         api = self.session.task_instance_api
+        where: tuple[str | int, ...]
         if map_index is None or map_index < 0:
-            data = self._write(
-                what,
-                api.patch_task_instance_without_preload_content,
-                dag_id,
-                run_id,
-                task_id,
-                body,
-                update_mask=["new_state"],
-            )
+            patch, where = api.patch_task_instance_without_preload_content, (dag_id, run_id, task_id)
         else:
-            data = self._write(
-                what,
-                api.patch_task_instance_by_map_index_without_preload_content,
-                dag_id,
-                run_id,
-                task_id,
-                map_index,
-                body,
-                update_mask=["new_state"],
-            )
+            patch = api.patch_task_instance_by_map_index_without_preload_content
+            where = (dag_id, run_id, task_id, map_index)
+        data = self._write(what, patch, *where, body, update_mask=["new_state"])
         return self._parse(
             what, lambda d: [_parse_task_instance(t) for t in _list(_dict(d, "answer"), "task_instances")], data
         )

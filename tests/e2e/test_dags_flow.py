@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from console.airflow.client import AirflowClient
-from console.airflow.tokens import TokenCache
 from console.extensions import db
-from tests.conftest import browser_login, screenshot
+from tests.conftest import browser_login, sandbox_api, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -30,13 +28,7 @@ def set_server_enabled(app: Any, name: str, enabled: bool) -> None:
 
 
 def test_trigger_watch_and_search_the_log(page, live_server, sandbox_server, airflow_sandbox) -> None:
-    api = AirflowClient(
-        airflow_sandbox.base_url,
-        username=airflow_sandbox.username,
-        password=airflow_sandbox.password,
-        name="e2e",
-        token_cache=TokenCache(),
-    )
+    api = sandbox_api(airflow_sandbox, "e2e")
     if api.get_dag("example_params").is_paused:
         api.set_paused("example_params", False)
     from console.services import servers
@@ -112,13 +104,7 @@ def test_trigger_watch_and_search_the_log(page, live_server, sandbox_server, air
 
 
 def test_follow_mode_shows_new_lines_of_a_running_task(page, live_server, sandbox_server, airflow_sandbox) -> None:
-    api = AirflowClient(
-        airflow_sandbox.base_url,
-        username=airflow_sandbox.username,
-        password=airflow_sandbox.password,
-        name="e2e",
-        token_cache=TokenCache(),
-    )
+    api = sandbox_api(airflow_sandbox, "e2e")
     if api.get_dag("example_long").is_paused:
         api.set_paused("example_long", False)
     run_id = api.trigger_dag_run("example_long", note="console e2e: follow").run_id

@@ -22,8 +22,7 @@ import pytest
 
 from console.airflow.client import AirflowClient, Dag, DagRun, LogLine, TaskInstance
 from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowNotFound
-from console.airflow.tokens import TokenCache
-from tests.conftest import wait_for_run
+from tests.conftest import sandbox_api, wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +35,7 @@ LARGE_LOG_MIN_LINES = 50_000
 
 @pytest.fixture(scope="module")
 def airflow(airflow_sandbox: Any) -> Iterator[AirflowClient]:
-    client = AirflowClient(
-        airflow_sandbox.base_url,
-        username=airflow_sandbox.username,
-        password=airflow_sandbox.password,
-        name="integration",
-        token_cache=TokenCache(),
-    )
+    client = sandbox_api(airflow_sandbox, "integration")
     # Manual runs of a paused DAG never start: unpause, restore afterwards.
     paused = {d.dag_id: d.is_paused for d in client.list_dags() if d.dag_id in (QUICK, FAILS, PARAMS, LARGE_LOG)}
     for dag_id, was_paused in paused.items():

@@ -13,10 +13,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from console.airflow.client import AirflowClient
-from console.airflow.tokens import TokenCache
 from console.extensions import db
 from console.models import AirflowAction
-from tests.conftest import wait_for_run
+from tests.conftest import sandbox_api, wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +32,7 @@ def app(app_factory: Callable[..., Flask]) -> Flask:
 @pytest.fixture(scope="module")
 def api(airflow_sandbox: Any) -> Iterator[AirflowClient]:
     """Direct access to the sandbox, for setting up and checking what the screens did."""
-    client = AirflowClient(
-        airflow_sandbox.base_url,
-        username=airflow_sandbox.username,
-        password=airflow_sandbox.password,
-        name="sandbox-api",
-        read_timeout=60.0,
-        token_cache=TokenCache(),
-    )
+    client = sandbox_api(airflow_sandbox, "sandbox-api")
     paused = {d.dag_id: d.is_paused for d in client.list_dags() if d.dag_id in EXAMPLES}
     for dag_id, was_paused in paused.items():
         if was_paused:

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from console.airflow.client import AirflowClient
 from console.extensions import db
 from console.services.servers import register_server
-from tests.conftest import wait_for_run
+from tests.conftest import sandbox_api, wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +24,7 @@ def stat(html: str, name: str) -> str:
 def test_home_counts_dags_shows_failing_and_banner_for_down_server(
     app, login_as, sandbox_server, airflow_sandbox
 ) -> None:
-    client = AirflowClient(
-        airflow_sandbox.base_url, username=airflow_sandbox.username, password=airflow_sandbox.password
-    )
+    client = sandbox_api(airflow_sandbox)
     run = client.trigger_dag_run("example_fails", run_id=f"home_{time.time_ns()}")
     wait_for_run(client, "example_fails", run.run_id)
     with app.app_context():

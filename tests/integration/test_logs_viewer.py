@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from console.airflow.client import AirflowClient
-from console.airflow.tokens import TokenCache
+from tests.conftest import sandbox_api
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +26,7 @@ def app(app_factory: Callable[..., Flask]) -> Flask:
 @pytest.fixture(scope="module")
 def large_log_run(airflow_sandbox: Any) -> str:
     """One finished run of example_large_log (triggered once for this module)."""
-    api = AirflowClient(
-        airflow_sandbox.base_url,
-        username=airflow_sandbox.username,
-        password=airflow_sandbox.password,
-        name="sandbox-api",
-        read_timeout=60.0,
-        token_cache=TokenCache(),
-    )
+    api = sandbox_api(airflow_sandbox, "sandbox-api")
     if api.get_dag("example_large_log").is_paused:
         api.set_paused("example_large_log", False)
     run_id = api.trigger_dag_run("example_large_log", note="console integration: large log").run_id

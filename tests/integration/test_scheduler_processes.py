@@ -32,14 +32,13 @@ from flask import Flask
 
 from console import create_app
 from console.airflow.client import AirflowClient, DagRun
-from console.airflow.tokens import TokenCache
 from console.extensions import db
 from console.models import AirflowServer, SchedulerHeartbeat, SchedulerLease, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.scheduler.fire import CRASH_EXIT_STATUS, run_id_prefix
 from console.scheduler.process import SchedulerProcess
 from console.services import servers, tasks
-from tests.conftest import ROOT, SANDBOX_PORT, base_config, empty_database
+from tests.conftest import ROOT, SANDBOX_PORT, base_config, empty_database, sandbox_api
 
 pytestmark = pytest.mark.integration
 
@@ -58,13 +57,7 @@ FAST = {
 
 @pytest.fixture(scope="module")
 def airflow(airflow_sandbox: Any) -> AirflowClient:
-    client = AirflowClient(
-        airflow_sandbox.base_url,
-        username=airflow_sandbox.username,
-        password=airflow_sandbox.password,
-        name="scheduler-tests",
-        token_cache=TokenCache(),
-    )
+    client = sandbox_api(airflow_sandbox, "scheduler-tests")
     if client.get_dag(QUICK).is_paused:
         client.set_paused(QUICK, False)
     return client
