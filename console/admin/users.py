@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import flash
 from flask_admin.actions import action
-from flask_security import hash_password
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
@@ -38,26 +36,11 @@ class UsersView(SecureModelView):
 
     def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
         try:
-            if is_created:
-                model.email = user_service.validate_email(model.email)
-                model.fs_uniquifier = uuid.uuid4().hex
-            if form.new_password.data:
-                model.password = hash_password(user_service.check_password(form.new_password.data))
-            elif is_created:
-                generated = user_service.generate_password()
-                model.password = hash_password(user_service.check_password(generated))
-                flash(f"Generated password for {model.email} (shown once): {generated}", "info")
-            if not model.roles:
-                raise ServiceError("Give the user at least one role.")
-            if not is_created and ("admin" not in [r.name for r in model.roles] or not model.active):
-                self._check_admin_remains(model)
+            generated = user_service.apply_admin_form(model, form.new_password.data, is_created=is_created)
         except ServiceError as exc:
             raise ValueError(str(exc)) from None
-
-    def _check_admin_remains(self, model: User) -> None:
-        db.session.flush()
-        if user_service.active_admin_count() < 1:
-            raise ServiceError("Refused: this would leave no active admin.")
+        if generated:
+            flash(f"Generated password for {model.email} (shown once): {generated}", "info")
 
     def handle_view_exception(self, exc: Exception) -> bool:
         if isinstance(exc, ValueError):

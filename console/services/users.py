@@ -117,6 +117,29 @@ def remove_role(email: str, role: str) -> User:
     return user
 
 
+def apply_admin_form(user: User, new_password: str | None, *, is_created: bool) -> str | None:
+    """Validate and complete a user saved from the Users screen; returns a generated password, if any.
+
+    A new user without a typed password gets a generated one (shown once by the caller); every
+    user needs a role; an edit may not leave the console without an active admin.
+    """
+    generated = None
+    if is_created:
+        user.email = validate_email(user.email)
+        user.fs_uniquifier = uuid.uuid4().hex
+        if not new_password:
+            generated = new_password = generate_password()
+    if new_password:
+        user.password = hash_password(check_password(new_password))
+    if not user.roles:
+        raise ServiceError("Give the user at least one role.")
+    if not is_created and ("admin" not in user.role_names or not user.active):
+        db.session.flush()
+        if active_admin_count() < 1:
+            raise ServiceError("Refused: this would leave no active admin.")
+    return generated
+
+
 def list_users() -> list[User]:
     return list(db.session.scalars(sa.select(User).order_by(User.email)))
 
