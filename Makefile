@@ -6,7 +6,7 @@ PORT ?= 5000
 SANDBOX_PORT ?= 28080
 export PORT SANDBOX_PORT
 
-.PHONY: run test lint bench install install-test chromium clean-sandbox
+.PHONY: run test test-fast lint bench install install-test chromium clean-sandbox
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,17 +16,17 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-node_modules/.installed: package.json
-	npm install --no-audit --no-fund --silent
-	touch $@
-
 ## run: start the Airflow sandbox, the scheduler and the web console (Ctrl-C stops all)
-run: install node_modules/.installed
+run: install
 	./scripts/run.sh
 
 ## test: everything the tests need (Chromium included), then the whole suite
-test: install node_modules/.installed chromium
+test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-fast: the tests that need neither the Airflow sandbox nor a browser
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -11,8 +11,6 @@ from console.services import dashboard, health
 
 
 class HomeView(SecureIndexView):
-    extra_js = ["/static/vendor/chart.umd.js", "/static/js/home.js"]
-
     @expose("/")
     def index(self) -> str:
         return self.render(

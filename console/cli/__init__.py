@@ -12,10 +12,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
-    for name in ("sandbox", "scheduler", "servers"):
-        try:
-            module = __import__(f"console.cli.{name}", fromlist=["commands"])
-        except ImportError:
-            continue
+    from console.cli import sandbox, scheduler
+
+    for module in (sandbox, scheduler):
         for command in module.commands:
             app.cli.add_command(command)
