@@ -152,7 +152,7 @@ def expected_runs(app: Any, scheduled: datetime) -> tuple[set[str], int, int]:
 
     from console.extensions import db
     from console.models import Task, TaskRun
-    from console.scheduler.fire import dag_run_id
+    from console.services.fires import dag_run_id
 
     with app.app_context():
         tasks = db.session.execute(sa.select(Task.id, Task.created_at)).all()

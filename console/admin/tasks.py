@@ -1,7 +1,7 @@
 """Tasks screen: list, create/edit with a live cron preview, a task page with history and "Run now".
 
 Thin: every rule lives in ``console.services.tasks`` and ``console.services.cron``;
-triggering goes through the scheduler's fire path.
+triggering goes through the fire path (``console.services.fires``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import is_form_submitted
+from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.routing import BuildError
 from wtforms import SelectChoice
@@ -224,7 +225,7 @@ class TasksView(SecureModelView):
             flash("That task does not exist (any more).", "error")
             return redirect(url_for(".index_view"))
         try:
-            run = task_service.run_now(task)
+            run = task_service.run_now(task, actor=current_user.email)
         except ServiceError as exc:
             flash(str(exc), "error")
         else:

@@ -27,9 +27,9 @@ from console.airflow.errors import AirflowError
 from console.extensions import db
 from console.models import AirflowServer
 from console.models.timeutil import utcnow
-from console.scheduler import fire
 from console.security.secrets import SecretUnreadable
-from console.services import cron
+from console.services import cron, fires
+from console.services.audit import SCHEDULER_ACTOR
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Recorder:
             log.warning("not the leader any more: dropping %d fires (the new leader catches them up)", len(batch))
             return
         try:
-            new = fire.record_fires(fire.Fire(task_id, moment) for task_id, moment in batch)
+            new = fires.record_fires(fires.Fire(task_id, moment) for task_id, moment in batch)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -153,7 +153,7 @@ class Lane:
         server = db.session.get(AirflowServer, self.server_id)
         if server is None or not server.enabled:
             return
-        session = getattr(fire.client_for(server), "session", None)
+        session = getattr(fires.client_for(server), "session", None)
         if session is not None:
             with contextlib.suppress(AirflowError, SecretUnreadable):
                 session.token()
@@ -163,14 +163,14 @@ class Lane:
         server = db.session.get(AirflowServer, self.server_id)
         if server is None:
             return False
-        claimed = fire.claim_due(self.server_id, now=now or utcnow(), hold=fire.claim_hold(server), limit=BATCH)
+        claimed = fires.claim_due(self.server_id, now=now or utcnow(), hold=fires.claim_hold(server), limit=BATCH)
         if not claimed:
             return False
-        client = fire.client_for(server)
+        client = fires.client_for(server)
         for item in claimed:
             if self.stopping.is_set() or not self.is_leader():
                 break  # the rest stay claimed until their hold expires, then the leader retries them
-            fire.attempt(item, client)
+            fires.attempt(item, client, actor=SCHEDULER_ACTOR)
         return True
 
 

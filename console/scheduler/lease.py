@@ -16,7 +16,7 @@ A leader that stops renewing is replaced after ``ttl``; clocks of the hosts
 running schedulers must agree (NTP) to well within ``ttl``. Being the leader
 is an optimisation, not the safety net: fires stay exactly-once even if two
 processes believed they led, thanks to the unique ``TaskRun`` rows and
-deterministic run ids (see ``console.scheduler.fire``).
+deterministic run ids (see ``console.services.fires``).
 """
 
 from __future__ import annotations

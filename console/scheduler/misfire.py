@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from console.extensions import db
 from console.models import Task, TaskRun
-from console.scheduler.fire import Fire, record_fires
 from console.services import cron
+from console.services.fires import Fire, record_fires
 
 MISSED_ERROR = "missed: the scheduler was not running at this time (misfire policy: {policy})"
 

@@ -7,7 +7,7 @@
 * APScheduler's thread -- timing only: hands each fire time to the recorder.
 * recorder -- writes fires as pending ``TaskRun`` rows, wakes the lanes.
 * one lane per Airflow server -- triggers due runs, ``max_concurrent_triggers``
-  at a time, retrying with backoff (see ``console.scheduler.fire``).
+  at a time, retrying with backoff (see ``console.services.fires``).
 * monitor -- follows triggered runs to their end and sends alerts.
 
 A follower runs only the main thread's lease and heartbeat steps, and takes
@@ -36,11 +36,12 @@ from console.models.timeutil import utcnow
 from console.scheduler import lease, misfire, monitor
 from console.scheduler.dispatch import Dispatcher, Lane, Recorder
 from console.scheduler.reconcile import Reconciler, RecordingExecutor
+from console.services.audit import SCHEDULER_ACTOR
 from console.versioning import acting_as
 
 log = logging.getLogger(__name__)
 
-ACTOR = "system:scheduler"
+ACTOR = SCHEDULER_ACTOR
 #: Longest time the monitor waits for a burst of triggers to end before following runs anyway.
 MONITOR_MAX_DEFER = 60.0
 

@@ -4,10 +4,11 @@ Every function raises :class:`DagActionError` (a
 :class:`~console.services.errors.ServiceError` whose message names the server
 and Airflow's reason) when Airflow refuses or cannot be reached, and
 :class:`~console.services.dags.UnknownServer` for a server id that names no
-enabled server.  ``actor`` is the email of the person acting (or a job's name).
-Every attempt that reached Airflow, accepted or refused, is written to the
-audit table ``airflow_action`` (and the ``console.audit`` log) by
-:func:`record_action` and drops the server's cached DAG list.
+enabled server.  ``actor`` is the email of the person acting, or a system
+actor (``system:scheduler``, ``system:cli``); it is the actor the audit row
+names. Every attempt that reached Airflow, accepted or refused, is written as
+exactly one row of the audit table ``airflow_action`` (and a ``console.audit``
+log line) by :func:`record_action` and drops the server's cached DAG list.
 """
 
 from __future__ import annotations
@@ -44,15 +45,14 @@ class DagActionError(ServiceError):
 def record_action(
     actor: str, action: str, *, server: str, dag_id: str, run_id: str | None = None, **detail: Any
 ) -> None:
-    """Record one state-changing action (refusals too) in the audit table and the ``console.audit`` log.
-
-    ``actor`` is kept for the log line; the audit row takes the acting user from the request.
-    """
+    """Record one state-changing action by ``actor`` (refusals too) in the audit table and the
+    ``console.audit`` log, and commit it."""
     outcome = detail.pop("outcome", "done")
     error = detail.pop("error", None) if outcome != "done" else None
     record_airflow_action(
         action,
         server,
+        actor=actor,
         dag_id=dag_id,
         run_id=run_id,
         task_id=detail.get("task_id"),

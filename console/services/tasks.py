@@ -21,7 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
-from console.services import cron
+from console.services import cron, fires
 from console.services.errors import ServiceError
 
 FIELDS = (
@@ -235,21 +235,21 @@ def set_enabled(tasks: Iterable[Task], enabled: bool) -> list[Task]:
     return changed
 
 
-def run_now(task: Task) -> TaskRun:
-    """Record a manual run of ``task`` and trigger it at once through the scheduler's fire path.
+def run_now(task: Task, *, actor: str) -> TaskRun:
+    """Record a manual run of ``task`` requested by ``actor`` and trigger it at once through the fire path.
 
-    Commits twice: the record (so a crash cannot lose it), then the outcome.
-    The returned run is 'triggered', 'failed' with the reason, or 'pending'
-    when Airflow was unavailable -- the scheduler then retries it with backoff.
+    Commits twice: the record (so a crash cannot lose it), then the outcome
+    with its audit row naming ``actor``. The returned run is 'triggered',
+    'failed' with the reason, or 'pending' when Airflow was unavailable --
+    the scheduler then retries it with backoff (those attempts are the
+    scheduler's; the run keeps ``requested_by``).
     """
-    from console.scheduler import fire
-
     if not task.server.enabled:
         raise ServiceError(f"The server {task.server.name!r} is disabled.")
-    run = fire.record_manual(task)
+    run = fires.record_manual(task, requested_by=actor)
     db.session.commit()
-    for claimed in fire.load_attempts([run.id]):
-        fire.attempt(claimed, fire.client_for(task.server))
+    for claimed in fires.load_attempts([run.id]):
+        fires.attempt(claimed, fires.client_for(task.server), actor=actor)
     db.session.refresh(run)
     return run
 

@@ -177,6 +177,13 @@ def test_trigger_example_params_through_the_form(login_as, sandbox_server, api) 
     assert run.note == "integration test"
     flashed = text(login_as.client.get(location))
     assert "Triggered example_params" in flashed
+    with login_as.app.app_context():
+        triggers = db.session.scalars(sa.select(AirflowAction).where(AirflowAction.action == "trigger")).all()
+        audited = [(a.actor, a.dag_id, a.run_id, a.succeeded) for a in sorted(triggers, key=lambda a: a.id)]
+    assert audited == [  # what Airflow refused ("count": "many"), then the run it created
+        ("operator@example.com", "example_params", None, False),
+        ("operator@example.com", "example_params", run_id, True),
+    ]
 
     assert wait_for_run(api, "example_params", run_id).state == "success"
     run_page = text(login_as.client.get(location))

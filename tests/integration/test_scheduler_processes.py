@@ -35,9 +35,9 @@ from console.airflow.client import AirflowClient, DagRun
 from console.extensions import db
 from console.models import AirflowServer, SchedulerHeartbeat, SchedulerLease, Task, TaskRun
 from console.models.timeutil import utcnow
-from console.scheduler.fire import CRASH_EXIT_STATUS, run_id_prefix
 from console.scheduler.process import SchedulerProcess
 from console.services import servers, tasks
+from console.services.fires import CRASH_EXIT_STATUS, run_id_prefix
 from tests.conftest import ROOT, SANDBOX_PORT, base_config, empty_database, sandbox_api
 
 pytestmark = pytest.mark.integration

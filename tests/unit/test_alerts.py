@@ -22,8 +22,8 @@ from console.airflow.client import DagRun
 from console.extensions import db
 from console.models import AlertDelivery, Task, TaskRun
 from console.models.timeutil import utcnow
-from console.scheduler import fire, monitor
-from console.services import alerts, servers, tasks
+from console.scheduler import monitor
+from console.services import alerts, fires, servers, tasks
 
 # --- a fake SMTP server: enough of RFC 5321 for smtplib --------------------------------------
 
@@ -159,7 +159,7 @@ def failed_run(app: Flask, *, emails: str = "", webhook: str = "", name: str = "
             check_dag=False,
         )
         db.session.flush()
-        fire.record_fires([fire.Fire(task.id, datetime(2026, 6, 1, 10, 0))])
+        fires.record_fires([fires.Fire(task.id, datetime(2026, 6, 1, 10, 0))])
         run = db.session.scalars(sa.select(TaskRun).where(TaskRun.task_id == task.id)).one()
         run.attempts, run.state, run.finished_at = 1, "failed", utcnow()
         run.error = "the DAG run failed in Airflow"
@@ -285,7 +285,7 @@ def test_fake_webhook_failing_does_not_stop_the_monitor(
                 check_dag=False,
             )
             db.session.flush()
-            fire.record_fires([fire.Fire(task.id, datetime(2026, 6, 1, 10, 0))])
+            fires.record_fires([fires.Fire(task.id, datetime(2026, 6, 1, 10, 0))])
             made[name] = task.id
         db.session.execute(sa.update(TaskRun).values(state="triggered", triggered_at=utcnow(), next_attempt_at=None))
         db.session.commit()

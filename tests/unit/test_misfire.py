@@ -11,8 +11,8 @@ from flask import Flask
 from console.extensions import db
 from console.models import Task, TaskRun
 from console.scheduler import misfire
-from console.scheduler.fire import Fire, dag_run_id, record_fires
 from console.services import cron, servers, tasks
+from console.services.fires import Fire, dag_run_id, record_fires
 
 NOW = datetime(2026, 6, 1, 10, 5, 30)  # naive UTC, as stored
 GRACE = timedelta(seconds=60)

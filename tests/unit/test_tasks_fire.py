@@ -13,8 +13,8 @@ from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowNo
 from console.extensions import db
 from console.models import Task, TaskRun
 from console.models.timeutil import utcnow
-from console.scheduler import fire
-from console.services import servers, tasks
+from console.services import fires, servers, tasks
+from console.services.audit import SCHEDULER_ACTOR
 
 
 class FakeClient:
@@ -51,37 +51,37 @@ def make_task(app: Flask, **values: Any) -> int:
 
 
 def record(task_id: int, minute: int = 0) -> int:
-    fire.record_fires([fire.Fire(task_id, datetime(2026, 6, 1, 10, minute))])
+    fires.record_fires([fires.Fire(task_id, datetime(2026, 6, 1, 10, minute))])
     db.session.commit()
     return db.session.scalar(sa.select(sa.func.max(TaskRun.id)))  # type: ignore[return-value]
 
 
 def attempt(run_id: int, client: FakeClient) -> TaskRun:
     """Claim the run (as a lane does), attempt it with ``client``, and read it back."""
-    claimed = fire.claim(run_id, now=utcnow() + timedelta(days=1), hold=timedelta(seconds=1))
+    claimed = fires.claim(run_id, now=utcnow() + timedelta(days=1), hold=timedelta(seconds=1))
     assert claimed is not None
-    fire.attempt(claimed, client)
+    fires.attempt(claimed, client, actor=SCHEDULER_ACTOR)
     db.session.expire_all()
     return db.session.get(TaskRun, run_id)  # type: ignore[return-value]
 
 
 def test_run_ids_are_deterministic_and_differ_for_a_recreated_task() -> None:
     moment, created = datetime(2026, 3, 30, 5, 0), datetime(2026, 1, 2, 3, 4, 5, 678)
-    run_id = fire.dag_run_id(7, created, moment)
-    assert run_id == fire.dag_run_id(7, created, moment)
+    run_id = fires.dag_run_id(7, created, moment)
+    assert run_id == fires.dag_run_id(7, created, moment)
     assert run_id.startswith("console__task-7-") and run_id.endswith("__2026-03-30T05:00:00Z")
-    assert fire.dag_run_id(7, created, moment.replace(microsecond=250000), "manual") == (
-        fire.run_id_prefix(7, created) + "manual__2026-03-30T05:00:00.250000Z"
+    assert fires.dag_run_id(7, created, moment.replace(microsecond=250000), "manual") == (
+        fires.run_id_prefix(7, created) + "manual__2026-03-30T05:00:00.250000Z"
     )
-    assert fire.dag_run_id(7, created.replace(second=6), moment) != run_id  # same id, another database
+    assert fires.dag_run_id(7, created.replace(second=6), moment) != run_id  # same id, another database
 
 
 def test_a_fire_is_recorded_once(app: Flask) -> None:
     task_id = make_task(app)
     with app.app_context():
         moment = datetime(2026, 6, 1, 10, 0)
-        assert fire.record_fires([fire.Fire(task_id, moment), fire.Fire(task_id, moment)]) == 1
-        assert fire.record_fires([fire.Fire(task_id, moment)]) == 0
+        assert fires.record_fires([fires.Fire(task_id, moment), fires.Fire(task_id, moment)]) == 1
+        assert fires.record_fires([fires.Fire(task_id, moment)]) == 0
         db.session.commit()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TaskRun)) == 1
 
@@ -91,11 +91,11 @@ def test_only_one_claim_wins(app: Flask) -> None:
     with app.app_context():
         run_id = record(task_id)
         now, hold = utcnow(), timedelta(seconds=30)
-        first = fire.claim(run_id, now=now, hold=hold)
+        first = fires.claim(run_id, now=now, hold=hold)
         assert first is not None and (first.run_id, first.dag_id) == (run_id, "example_quick")
         assert first.conf_json == '{\n  "a": 1\n}'
-        assert fire.claim(run_id, now=now, hold=hold) is None
-        assert fire.claim(run_id, now=now + hold + timedelta(seconds=1), hold=hold) is not None  # an expired claim
+        assert fires.claim(run_id, now=now, hold=hold) is None
+        assert fires.claim(run_id, now=now + hold + timedelta(seconds=1), hold=hold) is not None  # an expired claim
 
 
 def test_a_lane_claims_due_runs_of_its_server_in_batches(app: Flask) -> None:
@@ -104,11 +104,11 @@ def test_a_lane_claims_due_runs_of_its_server_in_batches(app: Flask) -> None:
         ids = [record(task_id, minute) for minute in range(5)]
         server_id = db.session.get(Task, task_id).server_id
         now, hold = utcnow(), timedelta(seconds=20)
-        batch = fire.claim_due(server_id, now=now, hold=hold, limit=3)
+        batch = fires.claim_due(server_id, now=now, hold=hold, limit=3)
         assert [c.run_id for c in batch] == ids[:3]
-        assert [c.run_id for c in fire.claim_due(server_id, now=now, hold=hold, limit=3)] == ids[3:]
-        assert fire.claim_due(server_id, now=now, hold=hold, limit=3) == []
-        assert fire.claim_due(server_id + 1, now=now + timedelta(hours=1), hold=hold) == []  # another server's
+        assert [c.run_id for c in fires.claim_due(server_id, now=now, hold=hold, limit=3)] == ids[3:]
+        assert fires.claim_due(server_id, now=now, hold=hold, limit=3) == []
+        assert fires.claim_due(server_id + 1, now=now + timedelta(hours=1), hold=hold) == []  # another server's
 
 
 def test_success_sends_the_run_id_and_conf(app: Flask) -> None:
@@ -119,7 +119,7 @@ def test_success_sends_the_run_id_and_conf(app: Flask) -> None:
         assert (run.state, run.attempts, run.error) == ("triggered", 1, None)
         assert run.triggered_at is not None
     with app.app_context():
-        prefix = fire.run_id_prefix(task_id, db.session.get(Task, task_id).created_at)
+        prefix = fires.run_id_prefix(task_id, db.session.get(Task, task_id).created_at)
     assert client.calls[0]["run_id"] == f"{prefix}2026-06-01T10:00:00Z"
     assert client.calls[0]["conf"] == {"a": 1}
 
@@ -173,9 +173,9 @@ def test_what_airflow_refuses_fails_at_once(app: Flask, error: Exception) -> Non
 def test_run_now_records_a_manual_run_and_triggers_it(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     task_id = make_task(app)
     client = FakeClient(None)
-    monkeypatch.setattr(fire, "client_for", lambda server: client)
+    monkeypatch.setattr(fires, "client_for", lambda server: client)
     with app.app_context():
-        run = tasks.run_now(db.session.get(Task, task_id))
+        run = tasks.run_now(db.session.get(Task, task_id), actor="operator@example.com")
         assert (run.kind, run.state) == ("manual", "triggered")
-        assert run.dag_run_id.startswith(fire.run_id_prefix(task_id, run.task.created_at) + "manual__")
+        assert run.dag_run_id.startswith(fires.run_id_prefix(task_id, run.task.created_at) + "manual__")
     assert client.calls[0]["run_id"] == run.dag_run_id

@@ -12,8 +12,7 @@ from sqlalchemy_continuum import version_class
 
 from console.extensions import db
 from console.models import Task, TaskRun, Transaction
-from console.scheduler import fire
-from console.services import servers, tasks
+from console.services import fires, servers, tasks
 from tests.conftest import Auth
 
 UNREACHABLE = "http://127.0.0.1:9"  # connection refused at once: "the server cannot say now"
@@ -122,7 +121,7 @@ def add_runs(app: Flask, task_id: int) -> None:
     with app.app_context():
         states = ["success", "success", "failed", "success", "missed"]
         for minute, state in enumerate(states):
-            fire.record_fires([fire.Fire(task_id, datetime(2026, 6, 1, 5, minute), state="missed")])
+            fires.record_fires([fires.Fire(task_id, datetime(2026, 6, 1, 5, minute), state="missed")])
             db.session.flush()
             run = db.session.scalars(sa.select(TaskRun).order_by(TaskRun.id.desc())).first()
             run.state = state

@@ -1,4 +1,4 @@
-"""The fire path: record a fire, then trigger its DAG run, exactly once.
+"""The fire path: record a fire, then trigger its DAG run, exactly once, and audit each attempt.
 
 Every fire is first written as a ``TaskRun`` row, unique on (task, scheduled
 time), and carries a deterministic Airflow run id (:func:`dag_run_id`). Only
@@ -10,8 +10,10 @@ A pending row is *claimed* before each attempt by moving its
 ``next_attempt_at`` past the longest time the attempt can take; a claim that
 is never resolved (the process died) simply expires and the run is retried.
 The claim reads everything the attempt needs (:class:`Attempt`), so a
-trigger costs one Airflow call and one ``UPDATE``. The scheduler's lanes and
-the "Run now" button both use :func:`attempt`.
+trigger costs one Airflow call, one ``UPDATE`` and one audit ``INSERT``
+(:class:`~console.models.AirflowAction`, naming who made the call) in one
+commit. The scheduler's lanes and the "Run now" button (:func:`run_now` in
+:mod:`console.services.tasks`) both use :func:`attempt`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from console.extensions import db
 from console.models import AirflowServer, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
+from console.services.audit import SCHEDULER_ACTOR, record_airflow_action
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +90,15 @@ def _insert_ignoring_duplicates() -> sa.Insert:
     return sqlite_insert(TaskRun).on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
 
 
-def record_fires(fires: Iterable[Fire], *, now: datetime | None = None) -> int:
+def record_fires(batch: Iterable[Fire], *, now: datetime | None = None) -> int:
     """Insert a ``TaskRun`` for each fire not recorded yet; return how many were new.
 
+    These are the scheduler's fires: each is requested by ``system:scheduler``.
     Safe to repeat and safe against a second scheduler: a fire already recorded
     is left alone (``INSERT ... ON CONFLICT DO NOTHING``). The caller commits.
     """
     now = now or utcnow()
-    fires = list(fires)
+    fires = list(batch)
     wanted = {f.task_id for f in fires}
     created = dict(db.session.execute(sa.select(Task.id, Task.created_at).where(Task.id.in_(wanted))).tuples().all())
     rows = [
@@ -108,6 +112,7 @@ def record_fires(fires: Iterable[Fire], *, now: datetime | None = None) -> int:
             "next_attempt_at": now if f.state == "pending" else None,
             "finished_at": now if f.state == "missed" else None,
             "error": f.error,
+            "requested_by": SCHEDULER_ACTOR,
             "created_at": now,
         }
         for f in fires
@@ -135,6 +140,7 @@ class Attempt:
     scheduled_for: datetime
     created_at: datetime
     attempts: int
+    requested_by: str | None
     task_id: int
     task_name: str
     dag_id: str
@@ -152,6 +158,7 @@ _ATTEMPT_COLUMNS = (
     TaskRun.scheduled_for,
     TaskRun.created_at,
     TaskRun.attempts,
+    TaskRun.requested_by,
     Task.id,
     Task.name,
     Task.dag_id,
@@ -246,27 +253,29 @@ def client_for(server: AirflowServer) -> TriggerClient:
         return _Unusable(exc)
 
 
-def attempt(claimed: Attempt, client: TriggerClient) -> str:
-    """Trigger a claimed run once and record the outcome (commits); returns the run's new state.
+def attempt(claimed: Attempt, client: TriggerClient, *, actor: str) -> str:
+    """Trigger a claimed run once, record the outcome and audit it (one commit); returns the run's new state.
 
     Created, or 409 (the run id exists) -> 'triggered'. Airflow refusing the
     DAG or its conf -> 'failed' at once. Anything else (unreachable, 5xx,
     timeout, credentials) -> still 'pending', next attempt after a doubling
     backoff, or 'failed' with the reason once the task's retry window is over.
+    Every attempt, whatever its outcome, writes one ``AirflowAction`` row
+    naming ``actor``: the person who pressed "Run now", or ``system:scheduler``.
     """
-    error, retry = None, False
+    error, retry, existed = None, False, False
     try:
         if not claimed.server_enabled:
             raise AirflowBadRequest(claimed.server_name, "the server is disabled in the console")
         _trigger(client, claimed)
     except AirflowConflict:
-        pass  # the run id exists: this fire was triggered before
+        existed = True  # the run id exists: this fire was triggered before
     except (AirflowNotFound, AirflowBadRequest) as exc:
         error = str(exc)
     except (AirflowError, SecretUnreadable) as exc:
         error, retry = str(exc), True
     _crash_if_asked()
-    return _record(claimed, utcnow(), error, retry)
+    return _record(claimed, utcnow(), error, retry, actor=actor, existed=existed)
 
 
 def _trigger(client: TriggerClient, claimed: Attempt) -> None:
@@ -306,13 +315,29 @@ def _outcome(claimed: Attempt, now: datetime, error: str | None, retry: bool) ->
     return {"state": "failed", "next_attempt_at": None, "finished_at": now, "error": reason}
 
 
-def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool) -> str:
+def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool, *, actor: str, existed: bool) -> str:
     values = _outcome(claimed, now, error, retry)
     db.session.execute(
         sa.update(TaskRun)
         .where(TaskRun.id == claimed.run_id, TaskRun.state == "pending")  # never undo another's success
         .values(attempts=TaskRun.attempts + 1, **values)
         .execution_options(synchronize_session=False)
+    )
+    detail = {
+        "task": claimed.task_name,
+        "kind": claimed.kind,
+        "attempt": claimed.attempts + 1,
+        "outcome": "already triggered" if existed else values["state"],
+        "requested_by": claimed.requested_by,
+    }
+    record_airflow_action(
+        "trigger",
+        claimed.server_name,
+        actor=actor,
+        dag_id=claimed.dag_id,
+        run_id=claimed.dag_run_id,
+        detail=detail,
+        error=values["error"],
     )
     db.session.commit()
     level = logging.INFO if values["state"] == "triggered" else logging.WARNING
@@ -328,11 +353,13 @@ def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool) -> 
     return str(values["state"])
 
 
-def record_manual(task: Task, *, now: datetime | None = None) -> TaskRun:
-    """Record a manual fire of ``task`` (kind 'manual'), already claimed by the caller; the caller commits."""
+def record_manual(task: Task, *, requested_by: str, now: datetime | None = None) -> TaskRun:
+    """Record a manual fire of ``task`` (kind 'manual') asked for by ``requested_by``, already
+    claimed by the caller; the caller commits."""
     now = now or utcnow()
     run = TaskRun(
         task_id=task.id,
+        requested_by=requested_by,
         scheduled_for=now,
         kind="manual",
         state="pending",
