@@ -163,12 +163,20 @@ def _refuse_removing_last_admin(user: User) -> None:
         raise ServiceError("Refused: this is the last active admin. Create another admin first.")
 
 
-def ensure_admin(email: str = "admin@example.com") -> tuple[User, str] | None:
-    """Create an admin when no user has the admin role; returns (user, password) only then."""
+def has_admin() -> bool:
+    """Whether any user (active or not) has the admin role."""
+    return db.session.scalars(sa.select(User.id).join(User.roles).where(Role.name == "admin")).first() is not None
+
+
+def ensure_admin(email: str = "admin@example.com", password: str | None = None) -> tuple[User, str] | None:
+    """Create an admin when no user has the admin role; returns (user, password) only then.
+
+    ``password=None`` generates one.
+    """
     ensure_roles()
-    if active_admin_count() or db.session.scalars(sa.select(User).join(User.roles).where(Role.name == "admin")).first():
+    if has_admin():
         return None
-    return create_user(email, "admin")
+    return create_user(email, "admin", password)
 
 
 DEMO_USERS = {role: f"{role}@example.com" for role in ROLES}
