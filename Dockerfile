@@ -1,5 +1,7 @@
 # Production image: gunicorn serving the console. Run the scheduler from the same image
 # with `python manage.py scheduler` as a second container (exactly one leader is elected).
+# The first admin: mount a secret file and set CONSOLE_ADMIN_PASSWORD_FILE (and
+# CONSOLE_ADMIN_EMAIL); `manage.py setup` never prints a password to the container log.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app

@@ -66,6 +66,13 @@ class DefaultConfig:
     LOGIN_FAILURE_WINDOW_SECONDS = 900
     LOGIN_LOCKOUT_SECONDS = 900
 
+    # The first admin `manage.py setup` creates (the Docker image runs it at start): the
+    # password comes from a mounted secret file (CONSOLE_ADMIN_PASSWORD_FILE) or
+    # CONSOLE_ADMIN_PASSWORD, and is never printed.
+    ADMIN_EMAIL = "admin@example.com"
+    ADMIN_PASSWORD_FILE: str | None = None
+    ADMIN_PASSWORD: str | None = None
+
     CACHE_TYPE = "SimpleCache"
     CACHE_DEFAULT_TIMEOUT = 30
 

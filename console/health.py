@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from console.services import health
 
@@ -17,10 +18,10 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/readyz", endpoint="readyz")
 def readyz() -> ResponseReturnValue:
-    """503 when the database is unreachable; the scheduler's heartbeat is reported, not required."""
-    status = health.overview()
-    ready = status["database"]["ok"]
-    return jsonify(status="ready" if ready else "not ready", checks=status), (200 if ready else 503)
+    """503 when the database is unreachable; the scheduler's heartbeat is reported, not required.
+    Only signed-in users see the reasons."""
+    body, ready = health.readiness(with_reasons=current_user.is_authenticated)
+    return jsonify(body), (200 if ready else 503)
 
 
 @bp.get("/", endpoint="index")

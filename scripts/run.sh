@@ -10,7 +10,9 @@ export CONSOLE_AIRFLOW_SANDBOX_PORT=$SANDBOX_PORT
 
 $BIN/python -m console.instance instance
 $BIN/python manage.py db upgrade 2>&1 | grep -v '^INFO' || true
-$BIN/python manage.py setup
+# On a laptop the first admin's generated password is printed once to this terminal; the
+# Docker image never prints one (it reads CONSOLE_ADMIN_PASSWORD_FILE).
+$BIN/python manage.py setup --print-password
 
 children=()
 started_sandbox=0

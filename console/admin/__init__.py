@@ -11,11 +11,13 @@ from console.extensions import db
 
 def init_admin(app: Flask) -> Admin:
     """Create this app's ``Admin`` and its views (views are per app, never shared)."""
+    from console.admin.dags import register_converters
     from console.admin.home import HomeView
     from console.admin.servers import ServersView
     from console.admin.users import UsersView
     from console.models import AirflowServer, User
 
+    register_converters(app)
     admin = Admin(
         app,
         name="Airflow Console",

@@ -13,20 +13,48 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, jsonify, make_response, redirect, request, stream_with_context, url_for
+from flask import Flask, Response, flash, jsonify, make_response, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_login import current_user
+from werkzeug.routing import BaseConverter, ValidationError
 
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
+from console.airflow.ids import MAX_ID_LENGTH, is_airflow_key, is_run_id
 from console.services import dag_actions, dags, logs
 from console.services.dag_query import PER_PAGE_CHOICES, DagQuery
 from console.services.errors import ServiceError
 from console.services.trigger_form import build_trigger_form
 
-DAG = "/<int:server_id>/<dag_id>"
-RUN = DAG + "/runs/<run_id>"
-LOG = RUN + "/tasks/<task_id>/logs/<int:try_number>"
+DAG = "/<int:server_id>/<airflow_key:dag_id>"
+RUN = DAG + "/runs/<run_id:run_id>"
+LOG = RUN + "/tasks/<airflow_key:task_id>/logs/<int:try_number>"
+
+
+class AirflowKeyConverter(BaseConverter):
+    """A DAG or task id as Airflow 3.3 allows it; anything else does not match (a 404)."""
+
+    regex = f"[^/]{{1,{MAX_ID_LENGTH}}}"
+
+    def to_python(self, value: str) -> str:
+        if not is_airflow_key(value):
+            raise ValidationError()
+        return value
+
+
+class RunIdConverter(AirflowKeyConverter):
+    """A run id as Airflow 3.3 allows it; anything else does not match (a 404)."""
+
+    def to_python(self, value: str) -> str:
+        if not is_run_id(value):
+            raise ValidationError()
+        return value
+
+
+def register_converters(app: Flask) -> None:
+    """The id converters the DAG routes use; called before the views are added."""
+    app.url_map.converters["airflow_key"] = AirflowKeyConverter
+    app.url_map.converters["run_id"] = RunIdConverter
 
 
 class DagsView(SecureBaseView):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
+from flask import flash, g, make_response
+from flask_admin import expose
 from flask_admin.actions import action
 from wtforms import PasswordField
 from wtforms.validators import Optional
@@ -40,7 +41,23 @@ class UsersView(SecureModelView):
         except ServiceError as exc:
             raise ValueError(str(exc)) from None
         if generated:
-            flash(f"Generated password for {model.email} (shown once): {generated}", "info")
+            # Request-scoped, never flashed: a flash lives in the session cookie, which is signed
+            # but readable by anyone who holds it.
+            g.generated_password = (model.email, generated)
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self) -> Any:
+        """Flask-Admin's create view; a generated password is shown once, in this response's body."""
+        response = super().create_view()
+        created = g.pop("generated_password", None)
+        if created is None or getattr(response, "status_code", None) not in (302, 303):
+            return response
+        email, password = created
+        page = make_response(
+            self.render("admin/users/password_once.html", email=email, password=password, next_url=response.location)
+        )
+        page.headers["Cache-Control"] = "no-store"
+        return page
 
     def handle_view_exception(self, exc: Exception) -> bool:
         if isinstance(exc, ValueError):

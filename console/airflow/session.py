@@ -59,6 +59,7 @@ from console.airflow.errors import (
     AirflowUnavailable,
     AirflowUnexpectedPayload,
 )
+from console.airflow.ids import path_segment
 from console.airflow.payloads import LogLine, _Bad, _shorten, parse_log_line, readable_detail
 from console.airflow.tokens import TOKEN_CACHE, TokenCache, fingerprint
 
@@ -105,7 +106,7 @@ def _official() -> SimpleNamespace:
                 MonitorApi=MonitorApi,
                 TaskInstanceApi=TaskInstanceApi,
                 VersionApi=VersionApi,
-                ApiClient=ApiClient,
+                ApiClient=_path_safe(ApiClient),
                 Configuration=Configuration,
                 ApiException=ApiException,
                 OpenApiException=OpenApiException,
@@ -119,6 +120,24 @@ def _official() -> SimpleNamespace:
                 TriggerDAGRunPostBody=TriggerDAGRunPostBody,
             )
         return _official_ns
+
+
+def _path_safe(api_client: type) -> type:
+    """``api_client`` with every path parameter encoded by :func:`path_segment`.
+
+    The generated client quotes path parameters with ``safe=""`` but leaves ``.`` as it is, and
+    urllib3 then resolves a ``..`` segment: ``get_dag_details("..")`` asked for
+    ``/api/v2/details``.  Substituting the parameters here, before the generated code sees
+    them, closes that for every operation at once.
+    """
+
+    class PathSafeApiClient(api_client):  # type: ignore[misc,valid-type]
+        def param_serialize(self, method: str, resource_path: str, path_params: Any = None, *a: Any, **kw: Any) -> Any:
+            for name, value in (path_params or {}).items():
+                resource_path = resource_path.replace("{" + name + "}", path_segment(value))
+            return super().param_serialize(method, resource_path, None, *a, **kw)
+
+    return PathSafeApiClient
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -380,6 +399,8 @@ class AirflowSession:
                 detail = f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
             except (IndexError, TypeError, AttributeError):
                 detail = ""
+        elif type(exc) is ValueError:  # raised by our own checks (an empty path segment), not pydantic
+            detail = str(exc)
         return self._error(
             AirflowBadRequest, _shorten(f"cannot {what}: invalid arguments ({detail or type(exc).__name__})")
         )

@@ -45,3 +45,17 @@ def scheduler_status() -> dict[str, Any]:
 def overview() -> dict[str, dict[str, Any]]:
     ok, detail = database_ok()
     return {"database": {"ok": ok, "detail": detail}, "scheduler": scheduler_status()}
+
+
+def readiness(*, with_reasons: bool) -> tuple[dict[str, Any], bool]:
+    """The ``/readyz`` answer and whether the console is ready (its database answers).
+
+    Without ``with_reasons`` (anonymous callers: load balancers, probes) each check says only
+    whether it is ok; the details -- the scheduler's host name and pid, the database error --
+    are for signed-in users.
+    """
+    checks = overview()
+    ready = bool(checks["database"]["ok"])
+    if not with_reasons:
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
+    return {"status": "ready" if ready else "not ready", "checks": checks}, ready

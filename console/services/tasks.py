@@ -23,6 +23,7 @@ from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
 from console.services import cron, fires
 from console.services.errors import ServiceError
+from console.services.json_input import JsonInputError, parse_json_input
 
 FIELDS = (
     "name",
@@ -65,9 +66,9 @@ class TaskValidationError(ServiceError):
 def parse_conf(text: str | None) -> str:
     """``text`` as pretty JSON if it is a JSON object (empty means ``{}``); else ServiceError."""
     try:
-        value = json.loads(text or "{}")
-    except ValueError as exc:
-        raise ServiceError(f"Not valid JSON: {exc}.") from None
+        value = parse_json_input(text or "{}")
+    except JsonInputError as exc:
+        raise ServiceError(str(exc)) from None
     if not isinstance(value, dict):
         raise ServiceError('The conf must be a JSON object, e.g. {"key": "value"}.')
     return json.dumps(value, indent=2) if value else "{}"

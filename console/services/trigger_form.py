@@ -41,6 +41,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from console.services.json_input import JsonInputError, parse_json_input
+
 PARAM_PREFIX = "param__"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 MAX_NOTE = 1000
@@ -119,9 +121,9 @@ class JsonValue:
         if not text:
             return
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+            value = parse_json_input(text)
+        except JsonInputError as exc:
+            raise ValidationError(str(exc)) from None
         if self.expect is not None and not isinstance(value, self.expect):
             raise ValidationError(f"Must be a JSON {self.label}.")
 
@@ -211,7 +213,7 @@ class TriggerFormBase(Form):
         """The ``conf`` to send, from a validated form."""
         if self.use_raw_conf.data:
             text = (self.raw_conf.data or "").strip()
-            return json.loads(text) if text else {}
+            return parse_json_input(text) if text else {}
         out: dict[str, Any] = {}
         for spec in self.param_specs:
             present, value = _conf_value(spec, self[spec.field_name])
@@ -242,7 +244,7 @@ def _conf_value(spec: ParamSpec, field: Field) -> tuple[bool, Any]:
         text = (data or "").strip()
         if not text:
             return spec.nullable, None
-        return True, json.loads(text)
+        return True, parse_json_input(text)
     if data is None:
         return spec.nullable, None
     if spec.kind == "date":

@@ -69,22 +69,26 @@ def create_user(email: str, role: str, password: str | None = None) -> tuple[Use
     if db.session.scalars(sa.select(User).where(sa.func.lower(User.email) == email.lower())).first():
         raise ServiceError(f"A user with email {email!r} already exists.")
     password = password if password is not None else generate_password()
-    normalized = check_password(password)
-    user = User(
-        email=email,
-        password=hash_password(normalized),
-        active=True,
-        fs_uniquifier=uuid.uuid4().hex,
-        roles=[role_obj],
-    )
+    user = User(email=email, active=True, roles=[role_obj])
+    store_password(user, password)
     db.session.add(user)
     return user, password
 
 
+def store_password(user: User, password: str) -> None:
+    """Give ``user`` the password (checked, normalised, hashed) and end every session it has.
+
+    The one place a password is set: the CLI, the Users screen and account creation call it.
+    Rotating ``fs_uniquifier`` invalidates every session cookie and remember token of the user
+    (Flask-Security's own change-password form does the same in ``change_user_password``).
+    """
+    user.password = hash_password(check_password(password))
+    user.fs_uniquifier = uuid.uuid4().hex
+
+
 def set_password(email: str, password: str) -> User:
     user = find_user(email)
-    user.password = hash_password(check_password(password))
-    user.fs_uniquifier = uuid.uuid4().hex  # signs the user out everywhere
+    store_password(user, password)
     return user
 
 
@@ -126,11 +130,10 @@ def apply_admin_form(user: User, new_password: str | None, *, is_created: bool) 
     generated = None
     if is_created:
         user.email = validate_email(user.email)
-        user.fs_uniquifier = uuid.uuid4().hex
         if not new_password:
             generated = new_password = generate_password()
     if new_password:
-        user.password = hash_password(check_password(new_password))
+        store_password(user, new_password)
     if not user.roles:
         raise ServiceError("Give the user at least one role.")
     if not is_created and ("admin" not in user.role_names or not user.active):
@@ -160,12 +163,20 @@ def _refuse_removing_last_admin(user: User) -> None:
         raise ServiceError("Refused: this is the last active admin. Create another admin first.")
 
 
-def ensure_admin(email: str = "admin@example.com") -> tuple[User, str] | None:
-    """Create an admin when no user has the admin role; returns (user, password) only then."""
+def has_admin() -> bool:
+    """Whether any user (active or not) has the admin role."""
+    return db.session.scalars(sa.select(User.id).join(User.roles).where(Role.name == "admin")).first() is not None
+
+
+def ensure_admin(email: str = "admin@example.com", password: str | None = None) -> tuple[User, str] | None:
+    """Create an admin when no user has the admin role; returns (user, password) only then.
+
+    ``password=None`` generates one.
+    """
     ensure_roles()
-    if active_admin_count() or db.session.scalars(sa.select(User).join(User.roles).where(Role.name == "admin")).first():
+    if has_admin():
         return None
-    return create_user(email, "admin")
+    return create_user(email, "admin", password)
 
 
 DEMO_USERS = {role: f"{role}@example.com" for role in ROLES}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -79,9 +80,9 @@ def test_list_set_password_deactivate_roles(app: Flask, runner, client) -> None:
 
 
 def test_setup_creates_admin_once_and_seed_demo(app: Flask, runner) -> None:
-    first = runner.invoke(args=["setup"])
+    first = runner.invoke(args=["setup", "--print-password"])  # `make run`, on a laptop's terminal
     assert "password:" in first.output
-    second = runner.invoke(args=["setup"])
+    second = runner.invoke(args=["setup", "--print-password"])
     assert "password:" not in second.output
     seeded = runner.invoke(args=["seed-demo", "--password", "demo password 1"])
     assert seeded.exit_code == 0, seeded.output
@@ -94,3 +95,57 @@ def test_cli_changes_are_audited_as_system_actor(app: Flask, runner) -> None:
     with app.app_context():
         actors = [t.actor for t in db.session.scalars(sa.select(Transaction))]
     assert "system:cli" in actors
+
+
+def admins_in(app: Flask) -> list[str]:
+    return [email for email, (roles, _active) in users_in(app).items() if "admin" in roles]
+
+
+def test_setup_without_a_configured_password_prints_none_and_creates_no_admin(app: Flask, runner) -> None:
+    result = runner.invoke(args=["setup"])  # what the Docker image runs
+    assert result.exit_code == 0, result.output
+    assert "password:" not in result.output
+    assert "CONSOLE_ADMIN_PASSWORD_FILE" in result.output and "users create" in result.output
+    assert admins_in(app) == []
+
+
+def test_setup_takes_the_first_admin_from_a_mounted_secret_file(app_factory, tmp_path, client) -> None:
+    secret = tmp_path / "console_admin_password"
+    secret.write_text("from a mounted secret\n", encoding="utf-8")
+    app = app_factory(ADMIN_EMAIL="ops@example.com", ADMIN_PASSWORD_FILE=str(secret))
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "from a mounted secret" not in result.output
+    assert admins_in(app) == ["ops@example.com"]
+    assert Auth(app, app.test_client()).login("ops@example.com", "from a mounted secret").status_code == 302
+
+
+def test_setup_takes_the_password_from_the_variable_and_never_prints_it(app_factory) -> None:
+    app = app_factory(ADMIN_PASSWORD="from the environment")
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "from the environment" not in result.output
+    assert Auth(app, app.test_client()).login("admin@example.com", "from the environment").status_code == 302
+
+
+def test_the_admin_settings_come_from_console_variables(app: Flask) -> None:
+    from console.config import apply_environment
+
+    apply_environment(app, {"CONSOLE_ADMIN_EMAIL": "ops@example.com", "CONSOLE_ADMIN_PASSWORD_FILE": "/run/s"})
+    assert (app.config["ADMIN_EMAIL"], app.config["ADMIN_PASSWORD_FILE"]) == ("ops@example.com", "/run/s")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), ("", "is empty"), ("short\n", "Password rejected")],
+    ids=["missing", "empty", "weak"],
+)
+def test_a_bad_password_file_stops_setup_with_a_message(app_factory, tmp_path, content, message) -> None:
+    secret = tmp_path / "console_admin_password"
+    if content is not None:
+        secret.write_text(content, encoding="utf-8")
+    app = app_factory(ADMIN_PASSWORD_FILE=str(secret))
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert admins_in(app) == []

@@ -87,6 +87,21 @@ def test_invalid_fields_are_form_errors_and_nothing_is_lost(app: Flask, login_as
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 0
 
 
+@pytest.mark.parametrize(
+    "conf", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 40 + "1" + "}" * 40], ids=["100000-deep", "40-objects"]
+)
+def test_a_deeply_nested_conf_is_a_form_error_not_a_500(app: Flask, login_as: Auth, conf: str) -> None:
+    sid = server_id(app)
+    login_as("operator")
+    response = login_as.post("/admin/tasks/new/", form_data(sid, conf_json=conf))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "the limit is 100,000" in page or "nested more than 32 levels" in page
+    assert conf[:50].replace('"', "&#34;") in page  # what was typed is still there
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Task)) == 0
+
+
 def test_an_invalid_cron_on_edit_keeps_the_saved_task(app: Flask, login_as: Auth) -> None:
     sid = server_id(app)
     login_as("operator")

@@ -181,3 +181,34 @@ def test_a_dag_without_params_has_only_the_run_fields() -> None:
     form = build_trigger_form({})
     assert form.param_specs == []
     assert form.validate() and form.conf() == {}
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # json.loads alone raises RecursionError on this
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (DEEP, "the limit is 100,000"),
+        ("[" * 33 + "]" * 33, "nested more than 32 levels"),
+        ('{"a": ' * 40 + "1" + "}" * 40, "nested more than 32 levels"),
+        ('[{"a": [' * 11 + "]}]" * 11, "nested more than 32 levels"),
+    ],
+    ids=["100000-deep", "33-arrays", "40-objects", "33-mixed"],
+)
+def test_too_deep_or_too_long_json_is_a_form_error_and_is_kept(raw: str, message: str) -> None:
+    raw_form = post(EXAMPLE_PARAMS, {"use_raw_conf": "y", "raw_conf": raw})
+    assert not raw_form.validate()
+    assert message in raw_form.errors["raw_conf"][0]
+    assert raw_form.raw_conf.data == raw
+    params = {"rows": {"value": [], "schema": {"type": "array"}}}
+    param_form = post(params, {"param__rows": raw})
+    assert not param_form.validate()
+    assert message in param_form.errors["param__rows"][0]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    raw = '{"pattern": "' + "[" * 500 + '", "nested": ' + "[" * 31 + "]" * 31 + "}"  # 32 levels with the object
+    form = post(EXAMPLE_PARAMS, {"use_raw_conf": "y", "raw_conf": raw})
+    assert form.validate(), form.errors
+    assert form.conf()["pattern"] == "[" * 500

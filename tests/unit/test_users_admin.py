@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from sqlalchemy_continuum import version_class
 
 from console.extensions import db
 from console.models import Role, User
-from tests.conftest import Auth
+from tests.conftest import PASSWORD, Auth, csrf_token, make_user
 
 
 def role_id(app: Flask, name: str) -> int:
@@ -36,16 +37,64 @@ def test_admin_creates_user_with_generated_password_shown_once(app: Flask, clien
     response = login_as.post(
         "/admin/users/new/",
         {"email": "new@example.com", "roles": str(role_id(app, "viewer")), "active": "y", "new_password": ""},
-        follow_redirects=True,
     )
     body = response.get_data(as_text=True)
-    match = re.search(r"shown once\): (\S+)\s", body)
-    assert match, body[:2000]
+    match = re.search(r'data-testid="password">([^<]+)<', body)
+    assert response.status_code == 200 and match, body[:2000]
+    password = match.group(1)
+    assert body.count(password) == 1
+    assert response.headers["Cache-Control"] == "no-store"
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    session = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[union-attr]
+    assert password not in json.dumps(session, default=str)
     created = user(app, "new@example.com")
     assert created is not None and created.role_names == ["viewer"]
-    other = app.test_client()
-    assert Auth(app, other).login("new@example.com", match.group(1)).status_code == 302
-    assert match.group(1) not in client.get("/admin/users/").get_data(as_text=True)
+    assert Auth(app, app.test_client()).login("new@example.com", password).status_code == 302
+    assert password not in client.get("/admin/users/").get_data(as_text=True)
+
+
+def signed_out(client) -> bool:
+    response = client.get("/admin/")
+    return response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_admin_setting_a_password_on_the_users_screen_ends_the_users_sessions(app: Flask, login_as) -> None:
+    make_user(app, "victim@example.com", "viewer")
+    victim = app.test_client()
+    assert Auth(app, victim).login("victim@example.com").status_code == 302
+    assert not signed_out(victim)
+    login_as("admin")
+    target = user(app, "victim@example.com")
+    login_as.post(
+        f"/admin/users/edit/?id={target.id}",
+        {
+            "email": "victim@example.com",
+            "roles": str(role_id(app, "viewer")),
+            "active": "y",
+            "new_password": "a brand new password",
+        },
+    )
+    assert signed_out(victim)
+    assert Auth(app, victim).login("victim@example.com", "a brand new password").status_code == 302
+
+
+def test_changing_ones_own_password_ends_the_other_sessions(app: Flask) -> None:
+    make_user(app, "me@example.com", "viewer")
+    laptop, phone = app.test_client(), app.test_client()
+    for device in (laptop, phone):
+        assert Auth(app, device).login("me@example.com").status_code == 302
+    response = laptop.post(
+        "/change",
+        data={
+            "password": PASSWORD,
+            "new_password": "another long password",
+            "new_password_confirm": "another long password",
+            "csrf_token": csrf_token(laptop, "/change"),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:1000]
+    assert signed_out(phone)
+    assert not signed_out(laptop)
 
 
 def test_admin_edits_roles_and_deactivates(app: Flask, login_as) -> None:
