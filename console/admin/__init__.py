@@ -16,6 +16,7 @@ def init_admin(app: Flask) -> Admin:
     from console.admin.servers import ServersView
     from console.admin.users import UsersView
     from console.models import AirflowServer, User
+    from console.security.csp import csp_nonce
 
     register_converters(app)
     admin = Admin(
@@ -24,6 +25,7 @@ def init_admin(app: Flask) -> Admin:
         url="/admin",
         index_view=HomeView(name="Home", url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/console_base.html", fluid=True),
+        csp_nonce_generator=csp_nonce,
     )
     for view in _screens():
         admin.add_view(view)

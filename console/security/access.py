@@ -7,25 +7,9 @@ import logging
 from flask import Flask, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from console.security import policy
+from console.security import csp, policy
 
 log = logging.getLogger(__name__)
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        # Flask-Admin's own templates use inline handlers (delete confirmations, actions).
-        "script-src 'self' 'unsafe-inline'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "font-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
 
 
 def enforce_policy() -> Response | None:
@@ -52,7 +36,6 @@ def enforce_policy() -> Response | None:
 
 def set_security_headers(response: Response) -> Response:
     """Headers every answer carries."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -70,6 +53,7 @@ def init_app(app: Flask) -> None:
     """Register the policy check, the headers, and friendly error pages."""
     app.before_request(enforce_policy)
     app.after_request(set_security_headers)
+    csp.init_app(app)
     app.register_error_handler(
         403, lambda e: _error_page(403, "Not allowed", "Your role does not allow this page or action.")
     )

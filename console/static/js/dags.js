@@ -1,17 +1,7 @@
-/* DAG screens: confirmations, bulk selection, the trigger form's JSON toggle, run auto-refresh.
-   No inline handlers: everything is wired from data-* attributes. */
+/* DAG screens: bulk selection, the trigger form's JSON toggle, run auto-refresh (console.js asks the
+   data-confirm questions). No inline handlers: everything is wired from data-* attributes. */
 (function () {
   "use strict";
-
-  // A form (or the button that submits it) with data-confirm asks first.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    var button = event.submitter;
-    var message = (button && button.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) {
-      event.preventDefault();
-    }
-  });
 
   // Bulk selection on the DAG list.
   var bulk = document.getElementById("bulk-form");
