@@ -5,7 +5,8 @@ the account's delay before checking it and records the outcome. Only a
 rejected password counts as a failure: a missing CSRF token, a disabled
 account or an unsafe ``next`` do not. An unsafe ``next`` is dropped (the
 default page is used), never an error. "Remember me" is not offered: a
-sign-in lasts one browser session, at most ``PERMANENT_SESSION_LIFETIME``.
+sign-in lasts one browser session, and Flask refuses the signed session
+cookie ``PERMANENT_SESSION_LIFETIME`` after it was last written.
 """
 
 from __future__ import annotations
