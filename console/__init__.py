@@ -42,12 +42,24 @@ def register_security(app: Flask) -> None:
 
     from console.extensions import db, security
     from console.models import Role, User
-    from console.security import access
-    from console.security.login import ProtectedLoginForm, enforce_rate_limit
+    from console.security import access, login, proxies
+    from console.security.redirects import keep_redirects_on_site
+    from console.security.throttle import enforce_address_limit
 
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), login_form=ProtectedLoginForm)
+    proxies.init_app(app)
+    security.init_app(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        login_form=login.ProtectedLoginForm,
+        verify_form=login.ProtectedVerifyForm,
+        change_password_form=login.ProtectedChangePasswordForm,
+    )
     app.login_manager.session_protection = "strong"  # type: ignore[attr-defined]
-    app.before_request(enforce_rate_limit)
+    # Sessions only: Flask-Security's request loader would accept ``?auth_token=`` and the
+    # Authentication-Token header, and the console has no API that needs them yet.
+    app.login_manager.request_loader(lambda _request: None)  # type: ignore[attr-defined]
+    app.before_request(enforce_address_limit)
+    app.after_request(keep_redirects_on_site)
     access.init_app(app)
 
 

@@ -36,7 +36,12 @@ class DefaultConfig:
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = 12 * 3600
+    # The sign-in form offers no "remember me"; the new name also stops reading the year-long
+    # ``remember_token`` cookies that earlier versions issued.
+    REMEMBER_COOKIE_NAME = "console_remember"
+    REMEMBER_COOKIE_DURATION = 12 * 3600
+    PERMANENT_SESSION_LIFETIME = 12 * 3600  # the session cookie's signature expires after this
+    TRUSTED_PROXY_COUNT = 0  # reverse proxies in front of the console whose X-Forwarded-* to trust
 
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = 8 * 3600
@@ -53,18 +58,21 @@ class DefaultConfig:
     SECURITY_POST_LOGOUT_VIEW = "/login"
     SECURITY_POST_CHANGE_VIEW = "/admin/"
     SECURITY_LOGOUT_METHODS = ["POST"]
-    SECURITY_REDIRECT_VALIDATE_MODE = "regex"
     SECURITY_RETURN_GENERIC_RESPONSES = True
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}  # no DNS lookups
     SECURITY_CLI_USERS_NAME = False  # our own `users` group replaces it
     SECURITY_CLI_ROLES_NAME = False
     SECURITY_MSG_GENERIC_AUTHN_FAILED = ("Invalid email or password.", "error")
+    SECURITY_API_ENABLED_METHODS = ["session"]  # no ?auth_token= / Authentication-Token
+    SECURITY_DEFAULT_REMEMBER_ME = False
 
-    # Sign-in protection: a per-address rate limit and a per-account lockout.
-    LOGIN_RATE_LIMIT_PER_MINUTE = 20
-    LOGIN_MAX_FAILURES = 5
-    LOGIN_FAILURE_WINDOW_SECONDS = 900
-    LOGIN_LOCKOUT_SECONDS = 900
+    # Password guessing limits (console/security/throttle.py), for sign-in, /verify and /change.
+    LOGIN_RATE_LIMIT_PER_MINUTE = 20  # attempts per client address
+    LOGIN_MAX_FAILURES = 5  # failures in a row before the account's delay starts
+    LOGIN_FAILURE_WINDOW_SECONDS = 900  # older failures are forgotten
+    LOGIN_DELAY_BASE_SECONDS = 30  # the first delay; it doubles with each further failure
+    LOGIN_DELAY_MAX_SECONDS = 300  # the longest a stranger can make anybody wait
+    LOGIN_KNOWN_ADDRESS_DAYS = 30  # from an address it signed in from, an account counts only that address
 
     # The first admin `manage.py setup` creates (the Docker image runs it at start): the
     # password comes from a mounted secret file (CONSOLE_ADMIN_PASSWORD_FILE) or
@@ -172,3 +180,11 @@ def validate_config(config: Mapping[str, Any]) -> None:
     for key in ("LOGIN_MAX_FAILURES", "LOGIN_RATE_LIMIT_PER_MINUTE", "SECURITY_PASSWORD_LENGTH_MIN"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")
+    for key in (
+        "LOGIN_DELAY_BASE_SECONDS",
+        "LOGIN_DELAY_MAX_SECONDS",
+        "LOGIN_KNOWN_ADDRESS_DAYS",
+        "TRUSTED_PROXY_COUNT",
+    ):
+        if int(config[key]) < 0:
+            raise ConfigError(f"{key} must be 0 or more.")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_admin import Admin, AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from console.security import policy
+from console.security.redirects import refuse_unsafe_return_url
 
 
 class AdminForm(FlaskForm):
@@ -32,10 +33,17 @@ class AdminForm(FlaskForm):
 
 
 class SecureViewMixin:
-    """Policy-driven ``is_accessible`` and the answer when it says no."""
+    """Policy-driven ``is_accessible``, the answer when it says no, and same-site ``url=`` only."""
 
     endpoint: str
     entry_point = "index"
+
+    def create_blueprint(self, admin: Admin) -> Blueprint:
+        # Flask-Admin follows ``url=`` after a save or delete and links to it as "Cancel";
+        # its own check lets ``http:/evil.example`` through, so refuse such values first.
+        blueprint: Blueprint = super().create_blueprint(admin)  # type: ignore[misc]
+        blueprint.before_request(refuse_unsafe_return_url)
+        return blueprint
 
     def is_accessible(self) -> bool:
         return policy.allows(current_user, f"{self.endpoint}.{self.entry_point}")

@@ -21,6 +21,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
 from console.airflow.ids import MAX_ID_LENGTH, is_airflow_key, is_run_id
+from console.security.redirects import is_same_site_path
 from console.services import dag_actions, dags, logs
 from console.services.dag_query import PER_PAGE_CHOICES, DagQuery
 from console.services.errors import ServiceError
@@ -255,6 +256,6 @@ class DagsView(SecureBaseView):
     def _back(self, default: str | None = None) -> str:
         """The form's ``next`` when it is a path inside this screen (never another site)."""
         target = request.form.get("next", "")
-        if target.startswith(self.url + "/") and not target.startswith("//") and "\\" not in target:
+        if is_same_site_path(target) and target.startswith(self.url + "/"):
             return target
         return default or url_for(".index")

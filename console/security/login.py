@@ -1,93 +1,90 @@
-"""Sign-in protection: a per-address rate limit and a temporary per-account lockout.
+"""Flask-Security's password forms, throttled and recorded (see ``console.security.throttle``).
 
-Every attempt is recorded in ``LoginAttempt``. An account is locked for
-``LOGIN_LOCKOUT_SECONDS`` once it has ``LOGIN_MAX_FAILURES`` failures within
-``LOGIN_FAILURE_WINDOW_SECONDS`` and no success since; an address that makes
-more than ``LOGIN_RATE_LIMIT_PER_MINUTE`` attempts a minute is answered 429.
+Sign-in, ``/verify`` and ``/change`` each check a password, so each waits out
+the account's delay before checking it and records the outcome. Only a
+rejected password counts as a failure: a missing CSRF token, a disabled
+account or an unsafe ``next`` do not. An unsafe ``next`` is dropped (the
+default page is used), never an error. "Remember me" is not offered: a
+sign-in lasts one browser session, and Flask refuses the signed session
+cookie ``PERMANENT_SESSION_LIFETIME`` after it was last written.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from flask import abort, current_app, request
-from flask_security.forms import LoginForm
+from flask_login import current_user
+from flask_security.forms import ChangePasswordForm, LoginForm, VerifyForm
+from flask_security.utils import get_message
+from wtforms import Field
 
-from console.extensions import db
-from console.models import LoginAttempt
-from console.models.timeutil import utcnow
-
-LOCKED_MESSAGE = "This account is temporarily locked after repeated failed sign-ins. Try again in {minutes} minutes."
+from console.security import throttle
+from console.security.redirects import is_same_site_path
 
 
-def record_attempt(email: str, succeeded: bool, reason: str) -> None:
-    """Store one attempt in its own small transaction."""
-    db.session.add(
-        LoginAttempt(
-            email=email.strip().lower()[:255], remote_addr=request.remote_addr, succeeded=succeeded, reason=reason
-        )
-    )
-    db.session.commit()
+def _password_rejected(form: Any) -> bool:
+    rejected = {get_message("INVALID_PASSWORD")[0], get_message("USER_DOES_NOT_EXIST")[0]}
+    errors = [*form.password.errors, *(form.email.errors if hasattr(form, "email") else [])]
+    return any(error in rejected for error in errors)
 
 
-def locked_for_seconds(email: str) -> int:
-    """Seconds until ``email`` may try again, or 0 when it is not locked."""
-    cfg = current_app.config
-    now = utcnow()
-    window_start = now - timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
-    email = email.strip().lower()
-    last_success = db.session.scalar(
-        sa.select(sa.func.max(LoginAttempt.attempted_at)).where(
-            LoginAttempt.email == email, LoginAttempt.succeeded.is_(True)
-        )
-    )
-    since = max(window_start, last_success) if last_success else window_start
-    failures = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(LoginAttempt.attempted_at)).where(
-            LoginAttempt.email == email,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.reason == "bad-credentials",
-            LoginAttempt.attempted_at > since,
-        )
-    ).one()
-    count, last_failure = failures
-    if count < cfg["LOGIN_MAX_FAILURES"] or last_failure is None:
-        return 0
-    remaining = (last_failure + timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"]) - now).total_seconds()
-    return max(0, int(remaining))
+class ThrottledPasswordMixin:
+    """Wait out the account's delay, then check the password and record the outcome."""
 
+    form_errors: list[str]
+    password: Field
 
-def enforce_rate_limit() -> None:
-    """Answer 429 when this address has made too many sign-in attempts in the last minute."""
-    if request.endpoint != "security.login" or request.method != "POST":
-        return
-    since = utcnow() - timedelta(minutes=1)
-    recent = db.session.scalar(
-        sa.select(sa.func.count()).where(
-            LoginAttempt.remote_addr == request.remote_addr, LoginAttempt.attempted_at > since
-        )
-    )
-    if recent is not None and recent >= current_app.config["LOGIN_RATE_LIMIT_PER_MINUTE"]:
-        abort(429, description="Too many sign-in attempts from your address. Wait a minute and try again.")
+    def attempt_email(self) -> str:
+        raise NotImplementedError
 
-
-class ProtectedLoginForm(LoginForm):
-    """Flask-Security's login form, refusing locked accounts and recording each attempt."""
+    def report_wait(self, message: str) -> None:
+        """Show ``message`` where the form's template shows password errors."""
+        self.password.errors = [message]
 
     def validate(self, **kwargs: Any) -> bool:
-        email = (self.email.data or "").strip() if hasattr(self, "email") else ""
-        if email:
-            seconds = locked_for_seconds(email)
-            if seconds:
-                record_attempt(email, False, "locked")
-                self.form_errors.append(LOCKED_MESSAGE.format(minutes=max(1, (seconds + 59) // 60)))
-                return False
-        ok = super().validate(**kwargs)
-        if email:
-            if ok:
-                record_attempt(email, True, "ok")
-            elif self.password.data:
-                record_attempt(email, False, "bad-credentials")
+        email = self.attempt_email()
+        if not email:
+            return bool(super().validate(**kwargs))  # type: ignore[misc]
+        seconds = throttle.wait_seconds(email)
+        if seconds:
+            throttle.record_attempt(email, False, throttle.THROTTLED)
+            self.report_wait(throttle.wait_message(seconds))
+            return False
+        ok = bool(super().validate(**kwargs))  # type: ignore[misc]
+        if ok:
+            throttle.record_attempt(email, True, throttle.SUCCEEDED)
+        elif _password_rejected(self):
+            throttle.record_attempt(email, False, throttle.BAD_CREDENTIALS)
         return ok
+
+    def validate_next(self, field: Field) -> None:
+        """Replace Flask-Security's check: an unsafe ``next`` is dropped, not a failed sign-in."""
+        if field.data and not is_same_site_path(field.data):
+            field.data = ""
+
+
+class ProtectedLoginForm(ThrottledPasswordMixin, LoginForm):
+    """Sign-in, without "remember me"."""
+
+    remember = None  # type: ignore[assignment]
+
+    def attempt_email(self) -> str:
+        return str(self.email.data or "").strip()
+
+    def report_wait(self, message: str) -> None:
+        # Flask-Security makes the login's field errors generic; form errors are shown as they are.
+        self.form_errors.append(message)
+
+
+class ProtectedVerifyForm(ThrottledPasswordMixin, VerifyForm):
+    """Re-entering the password to confirm a sensitive action."""
+
+    def attempt_email(self) -> str:
+        return str(current_user.email) if current_user.is_authenticated else ""
+
+
+class ProtectedChangePasswordForm(ThrottledPasswordMixin, ChangePasswordForm):
+    """Changing one's own password, which first checks the current one."""
+
+    def attempt_email(self) -> str:
+        return str(current_user.email) if current_user.is_authenticated else ""
