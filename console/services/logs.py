@@ -258,9 +258,9 @@ def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> Pa
     """The try's records, from the cache when the try is finished; otherwise read within a read
     slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none)."""
     memory = log_memory()
-    cached = memory.cache.get(ref.cache_key)
+    cached: ParsedLog | None = memory.cache.get(ref.cache_key)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     config = current_app.config
     with memory.reads.slot(reader, ref.server_id):
         ti = find_task_instance(server, ref)
