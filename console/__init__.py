@@ -35,6 +35,9 @@ def register_extensions(app: Flask) -> None:
     from console.airflow.registry import init_app as init_airflow
 
     init_airflow(app)
+    from console.services.log_cache import init_app as init_log_memory
+
+    init_log_memory(app)
 
 
 def register_security(app: Flask) -> None:

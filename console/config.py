@@ -94,6 +94,15 @@ class DefaultConfig:
     DAGS_FANOUT_DEADLINE_SECONDS = 20.0
     DAGS_STATUS_DEADLINE_SECONDS = 3.0
     DAGS_LOG_CACHE_SECONDS = 120
+    # Log viewer memory (per process): parsed logs are cached within a byte budget, one log
+    # holds at most LOG_MAX_LINES lines / LOG_MAX_BYTES bytes (the download has it all), and
+    # uncached reads are limited per user and per server (waiting LOG_READ_WAIT_SECONDS for a slot).
+    LOG_CACHE_MAX_BYTES = 64 * 1024 * 1024
+    LOG_MAX_LINES = 100_000
+    LOG_MAX_BYTES = 32 * 1024 * 1024
+    LOG_READS_PER_USER = 2
+    LOG_READS_PER_SERVER = 4
+    LOG_READ_WAIT_SECONDS = 1.0
 
     # Scheduler and alerts.
     SCHEDULER_STALE_AFTER_SECONDS = 90
@@ -188,3 +197,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
     ):
         if int(config[key]) < 0:
             raise ConfigError(f"{key} must be 0 or more.")
+    for key in ("LOG_MAX_LINES", "LOG_MAX_BYTES", "LOG_READS_PER_USER", "LOG_READS_PER_SERVER"):
+        if int(config[key]) < 1:
+            raise ConfigError(f"{key} must be at least 1.")
+    if int(config["LOG_CACHE_MAX_BYTES"]) < 0 or float(config["LOG_READ_WAIT_SECONDS"]) < 0:
+        raise ConfigError("LOG_CACHE_MAX_BYTES and LOG_READ_WAIT_SECONDS cannot be negative (0 turns them off).")

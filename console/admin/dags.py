@@ -149,6 +149,7 @@ class DagsView(SecureBaseView):
         try:
             piece = logs.read_log_slice(
                 ref,
+                reader=current_user.id,
                 offset=args.get("offset", 0, type=int),
                 limit=args.get("limit", logs.DEFAULT_LIMIT, type=int),
                 level=args.get("level", ""),
@@ -156,6 +157,8 @@ class DagsView(SecureBaseView):
             )
         except dags.UnknownServer as exc:
             return jsonify({"not_found": True, "failure": None, "message": str(exc)}), 404
+        if piece.busy:
+            return jsonify(piece.to_json()), 429, {"Retry-After": "5"}
         status = 404 if piece.not_found else 502 if piece.failure else 200
         return jsonify(piece.to_json()), status
 

@@ -10,36 +10,46 @@ dropped.
 
 Paging decision (measured on the sandbox with the 50,000-line log: streaming
 takes ~3 s whatever the page, because Airflow reads the whole file before the
-first byte): the records of a *finished* try are cached in the app cache for
-``LOG_CACHE_SECONDS`` under one key per (server, dag, run, task, map index,
+first byte): the records of a *finished* try are cached in this process for
+``DAGS_LOG_CACHE_SECONDS`` under one key per (server, dag, run, task, map index,
 try), so the first page pays one stream and every other page, filter or search
 costs milliseconds.  A try that may still grow (its task is running) is
 re-streamed on every request, so follow mode always sees the newest lines.
+
+Memory (see :mod:`console.services.log_cache`): the cache has a byte budget
+(``LOG_CACHE_MAX_BYTES``); the viewer keeps at most ``LOG_MAX_LINES`` lines or
+``LOG_MAX_BYTES`` bytes of one log, closes the stream there and says the log was
+truncated (the download streams it all); and uncached reads are limited per
+user and per server, answering "too many reads" instead of queueing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
-from console.extensions import cache
 from console.services.dags import ServerFailure, ServerHandle, resolve_server
+from console.services.log_cache import ParsedLog, RecordTuple, TooManyLogReads, log_memory, read_capped
 
 if TYPE_CHECKING:
     from console.airflow.client import LogLine, TaskInstance
 
-LOG_CACHE_SECONDS = 120
-MAX_CACHED_RECORDS = 300_000
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 MAX_MATCHES = 5000
 LEVELS = ("debug", "info", "warning", "error", "critical")
-_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical", "exception": "error", "err": "error"}
+# Aliases map to the names in LEVELS, and a record keeps that one shared string (not a copy per line).
+_LEVEL_NAMES = {name: name for name in LEVELS} | {
+    "warn": "warning",
+    "fatal": "critical",
+    "exception": "error",
+    "err": "error",
+}
 #: Task states after which a try's log no longer grows.
 FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
@@ -63,14 +73,7 @@ def strip_ansi(text: str) -> str:
 
 def normalize_level(level: str | None) -> str:
     """A level from :data:`LEVELS` (``""`` when unknown or missing)."""
-    name = (level or "").strip().lower()
-    name = _LEVEL_ALIASES.get(name, name)
-    return name if name in LEVELS else ""
-
-
-#: A :class:`LogRecord` as a plain tuple: how records are cached (unpickling 50,000 plain
-#: tuples takes ~20 ms, 50,000 named tuples ~160 ms).
-RecordTuple = tuple[int, str, str, str, bool]
+    return _LEVEL_NAMES.get((level or "").strip().lower(), "")
 
 
 class LogRecord(NamedTuple):
@@ -210,8 +213,10 @@ class LogSlice:
     match_count: int = 0
     state: str | None = None
     finished: bool = False
+    truncated: bool = False
     failure: ServerFailure | None = None
     not_found: bool = False
+    busy: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -225,10 +230,13 @@ class LogSlice:
             "match_count": self.match_count,
             "state": self.state,
             "finished": self.finished,
+            "truncated": self.truncated,
             "failure": None
             if self.failure is None
             else {"server": self.failure.server_name, "message": self.failure.message},
             "not_found": self.not_found,
+            "busy": self.busy is not None,
+            "message": self.busy,
         }
 
 
@@ -246,44 +254,66 @@ def _finished(ti: TaskInstance, try_number: int) -> bool:
     return try_number < ti.try_number or (ti.state or "") in FINISHED_STATES
 
 
-def _read_records(server: ServerHandle, ref: TaskLogRef) -> tuple[list[RecordTuple], str | None, bool]:
-    """``(records, task state, finished)``, from the cache when the try is finished."""
-    cached = cache.get(ref.cache_key)
+def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> ParsedLog:
+    """The try's records, from the cache when the try is finished; otherwise read within a read
+    slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none)."""
+    memory = log_memory()
+    cached: ParsedLog | None = memory.cache.get(ref.cache_key)
     if cached is not None:
         return cached
-    ti = find_task_instance(server, ref)
-    finished = _finished(ti, ref.try_number)
-    try:
-        with server.client.iter_log_lines(
-            ref.dag_id, ref.run_id, ref.task_id, ref.try_number, map_index=ref.map_index, read_timeout=_log_timeout()
-        ) as stream:
-            records = list(record_tuples(stream))
-    except AirflowNotFound:
-        if finished:
-            raise
-        records = []  # not started yet: no log file so far
-    result = (records, ti.state, finished)
-    if finished and len(records) <= MAX_CACHED_RECORDS:
-        ttl = int(current_app.config.get("DAGS_LOG_CACHE_SECONDS", LOG_CACHE_SECONDS))
-        cache.set(ref.cache_key, result, timeout=ttl)
-    return result
+    config = current_app.config
+    with memory.reads.slot(reader, ref.server_id):
+        ti = find_task_instance(server, ref)
+        finished = _finished(ti, ref.try_number)
+        try:
+            with server.client.iter_log_lines(
+                ref.dag_id,
+                ref.run_id,
+                ref.task_id,
+                ref.try_number,
+                map_index=ref.map_index,
+                read_timeout=_log_timeout(),
+            ) as stream:
+                records, size, truncated = read_capped(
+                    record_tuples(stream), int(config["LOG_MAX_LINES"]), int(config["LOG_MAX_BYTES"])
+                )
+        except AirflowNotFound:
+            if finished:
+                raise
+            records, size, truncated = [], 0, False  # not started yet: no log file so far
+    parsed = ParsedLog(records, ti.state, finished, truncated, size)
+    if finished:
+        memory.cache.put(ref.cache_key, parsed, size)
+    return parsed
 
 
 def read_log_slice(
-    ref: TaskLogRef, *, offset: int = 0, limit: int = DEFAULT_LIMIT, level: str = "", query: str = ""
+    ref: TaskLogRef,
+    *,
+    reader: Hashable,
+    offset: int = 0,
+    limit: int = DEFAULT_LIMIT,
+    level: str = "",
+    query: str = "",
 ) -> LogSlice:
     """One page of the log (after the level filter), with search matches as positions in the
-    filtered list.  Airflow's failures come back in ``failure`` / ``not_found``."""
+    filtered list, read on behalf of ``reader`` (a user id: its reads are limited).  Airflow's
+    failures come back in ``failure`` / ``not_found``, too many reads in ``busy``."""
     server = resolve_server(ref.server_id)
     out = LogSlice(ref)
     try:
-        records, out.state, out.finished = _read_records(server, ref)
+        parsed = _read_records(server, ref, reader)
+    except TooManyLogReads as exc:
+        out.busy = str(exc)
+        return out
     except AirflowNotFound:
         out.not_found = True
         return out
     except AirflowError as exc:
         out.failure = ServerFailure.from_error(exc)
         return out
+    records = parsed.records
+    out.state, out.finished, out.truncated = parsed.state, parsed.finished, parsed.truncated
     kept = filter_level(records, normalize_level(level))
     out.total_lines, out.total = len(records), len(kept)
     out.bounds = page_bounds(len(kept), offset, max(1, min(limit, MAX_LIMIT)))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import sandbox_api
+from tests.conftest import Auth, sandbox_api
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ RUN_TIMEOUT = 120.0
 
 @pytest.fixture
 def app(app_factory: Callable[..., Flask]) -> Flask:
-    """The production cache type: parsed logs of finished tries are cached between pages."""
+    """The production cache type (parsed logs have their own cache: see ``log_cache``)."""
     return app_factory(CACHE_TYPE="SimpleCache", CACHE_DEFAULT_TIMEOUT=300)
 
 
@@ -108,3 +108,24 @@ def test_download_streams_the_whole_log(login_as, sandbox_server, large_log_run,
     assert f"line {LINES:05d} of {LINES}" in tail or "::group::" not in tail
     with capsys.disabled():
         print(f"\n[log download] {count} lines in {elapsed:.2f} s")
+
+
+def test_a_log_over_the_cap_shows_the_truncated_marker_and_the_download_has_it_all(
+    app_factory, sandbox_server, large_log_run
+) -> None:
+    capped = app_factory(LOG_MAX_LINES=1000)
+    client = Auth(capped, capped.test_client())("viewer")
+    url = log_url(sandbox_server, large_log_run)
+    page = client.get(url).get_data(as_text=True)
+    assert "data-log-truncated" in page and "data-log-download" in page
+
+    first = client.get(url + "/lines?offset=0&limit=500").get_json()
+    assert (first["truncated"], first["total_lines"], first["pages"]) == (True, 1000, 2)
+    last = client.get(url + "/lines?offset=500&limit=500").get_json()
+    assert last["lines"][-1]["n"] == 1000 and last["truncated"] is True
+
+    response = client.get(url + "/download", buffered=False)
+    assert response.status_code == 200 and response.is_streamed
+    count = sum((c.decode() if isinstance(c, bytes) else c).count("\n") for c in response.response)
+    response.close()
+    assert count >= LINES

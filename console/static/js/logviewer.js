@@ -11,6 +11,8 @@
   var linesBox = el("[data-log-lines]");
   var statusBox = el("[data-log-status]");
   var bannerBox = el("[data-log-banner]");
+  var truncatedBox = el("[data-log-truncated]");
+  var downloadLink = el("[data-log-download]");
   var pageInfo = el("[data-log-page-info]");
   var matchInfo = el("[data-log-match-info]");
   var levelSelect = el("[data-log-level]");
@@ -46,6 +48,23 @@
     div.setAttribute("data-testid", "log-error");
     div.textContent = message;
     bannerBox.appendChild(div);
+  }
+
+  // The console keeps only the start of a huge log: say so, and link to the download (which has it all).
+  function truncatedNotice(data) {
+    truncatedBox.textContent = "";
+    truncatedBox.hidden = !data.truncated;
+    if (!data.truncated) { return; }
+    var div = document.createElement("div");
+    div.className = "alert alert-warning mb-0 rounded-0";
+    div.setAttribute("data-testid", "log-truncated");
+    div.appendChild(document.createTextNode("Log truncated at " + data.total_lines + " lines; "));
+    var link = document.createElement("a");
+    link.href = downloadLink.getAttribute("href");
+    link.textContent = "download for the rest";
+    div.appendChild(link);
+    div.appendChild(document.createTextNode("."));
+    truncatedBox.appendChild(div);
   }
 
   // Append `text` to `parent`, wrapping case-insensitive matches of `needle` in <mark>.
@@ -133,6 +152,7 @@
     if (!state.lastData) { show(statusBox, "Loading the log\u2026"); statusBox.hidden = false; }
     return request(offset).then(function (data) {
       state.loading = false;
+      if (data.busy) { banner(data.message); show(statusBox, ""); return; }
       if (data.not_found) { banner("This log does not exist (yet)."); show(statusBox, ""); return; }
       if (data.failure) { banner(data.failure.message); show(statusBox, ""); return; }
       banner("");
@@ -143,6 +163,7 @@
       state.lastData = data;
       render(data.lines);
       updateInfo(data);
+      truncatedNotice(data);
       if (data.finished && followBox.checked) { followBox.checked = false; stopFollow(); }
     }, function () {
       state.loading = false;
