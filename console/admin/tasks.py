@@ -249,6 +249,8 @@ class TasksView(SecureModelView):
         server = db.session.get(AirflowServer, request.args.get("server_id", type=int) or 0)
         if server is None:
             return jsonify(ok=False, error="Choose an Airflow server.", dags=[])
+        if not server.enabled:
+            return jsonify(ok=False, error=f"The server {server.name!r} is disabled.", dags=[])
         from console.airflow.registry import client_for
 
         dag_id = request.args.get("dag_id", "").strip()
