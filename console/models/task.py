@@ -42,7 +42,7 @@ class Task(db.Model):  # type: ignore[name-defined,misc]
     retry_window_seconds: Mapped[int] = mapped_column(default=900)
     retry_backoff_seconds: Mapped[int] = mapped_column(default=15)
     alert_emails: Mapped[str] = mapped_column(sa.Text, default="")
-    alert_webhook_ciphertext: Mapped[str] = mapped_column(sa.Text, default="")
+    alert_webhook_ciphertext: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     alert_webhook_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,4 +1,4 @@
-"""The migration that encrypts stored webhook URLs and drops their plaintext from the task history."""
+"""The migration that encrypts stored webhook URLs and drops their plaintext from history and deliveries."""
 
 from __future__ import annotations
 
@@ -46,12 +46,28 @@ def test_existing_webhooks_are_encrypted_and_the_history_loses_its_plaintext(tmp
                 ),
                 {"hook": HOOK},
             )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO task_run (id, task_id, scheduled_for, kind, state, dag_run_id, attempts, created_at)"
+                    " VALUES (1, 1, :now, 'scheduled', 'failed', 'r1', 1, :now)"
+                ),
+                {"now": NOW},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO alert_delivery (id, task_run_id, channel, target, succeeded, attempted_at)"
+                    " VALUES (1, 1, 'webhook', :hook, 0, :now), (2, 1, 'email', 'a@example.com', 1, :now)"
+                ),
+                {"hook": HOOK, "now": NOW},
+            )
         upgrade()
         with db.engine.connect() as conn:
             rows = dict(conn.execute(sa.text("SELECT id, alert_webhook_ciphertext FROM task")).all())
             history = conn.execute(sa.text("SELECT * FROM task_version")).all()
+            targets = conn.execute(sa.text("SELECT target FROM alert_delivery ORDER BY id")).scalars().all()
         assert decrypt(rows[1]) == HOOK and "OLD-T0KEN" not in rows[1] and rows[2] == ""
         assert len(history) == 1 and "OLD-T0KEN" not in repr(history)
+        assert targets == ["https://hooks.example.com/…", "a@example.com"]  # the task's runs are all kept
 
         downgrade(revision="4cbb4b9b540f")
         with db.engine.connect() as conn:

@@ -3,7 +3,8 @@
 The plaintext ``task.alert_webhook_url`` becomes ``alert_webhook_ciphertext``
 (encrypted with the app's key from SECRET_KEY, so run this through
 ``manage.py db upgrade``), and ``task_version`` loses its plaintext copies:
-the history keeps only ``alert_webhook_changed_at``.
+the history keeps only ``alert_webhook_changed_at``. Past webhook deliveries
+keep only the masked URL (``https://host/…``), as new ones do.
 
 Revision ID: 7d1e0c5a9b3f
 Revises: 4cbb4b9b540f
@@ -30,16 +31,26 @@ task = sa.table(
     sa.column('alert_webhook_changed_at', sa.DateTime),
 )
 
+delivery = sa.table(
+    'alert_delivery',
+    sa.column('id', sa.Integer),
+    sa.column('channel', sa.String),
+    sa.column('target', sa.String),
+)
+
 
 def _need_app() -> None:
     if not has_app_context() or not current_app.config.get('SECRET_KEY'):
         raise RuntimeError('This migration encrypts webhook URLs with SECRET_KEY: run it with `manage.py db upgrade`.')
 
 
+# No batch mode on ``task``: rebuilding it on SQLite (foreign keys on) would drop the old table and
+# cascade-delete every task_run and alert_delivery. Plain ADD/DROP COLUMN (SQLite >= 3.35) keeps the rows.
+
+
 def upgrade():
-    with op.batch_alter_table('task', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('alert_webhook_ciphertext', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('alert_webhook_changed_at', sa.DateTime(), nullable=True))
+    op.add_column('task', sa.Column('alert_webhook_ciphertext', sa.Text(), server_default='', nullable=False))
+    op.add_column('task', sa.Column('alert_webhook_changed_at', sa.DateTime(), nullable=True))
 
     conn = op.get_bind()
     rows = conn.execute(sa.select(task.c.id, task.c.alert_webhook_url).where(task.c.alert_webhook_url != '')).all()
@@ -54,20 +65,22 @@ def upgrade():
                 .where(task.c.id == row_id)
                 .values(alert_webhook_ciphertext=encrypt(url), alert_webhook_changed_at=now)
             )
-    conn.execute(task.update().where(task.c.alert_webhook_ciphertext.is_(None)).values(alert_webhook_ciphertext=''))
-
-    with op.batch_alter_table('task', schema=None) as batch_op:
-        batch_op.alter_column('alert_webhook_ciphertext', existing_type=sa.Text(), nullable=False)
-        batch_op.drop_column('alert_webhook_url')
+    op.drop_column('task', 'alert_webhook_url')
 
     with op.batch_alter_table('task_version', schema=None) as batch_op:
         batch_op.add_column(sa.Column('alert_webhook_changed_at', sa.DateTime(), autoincrement=False, nullable=True))
         batch_op.drop_column('alert_webhook_url')
 
+    from console.security.outbound import masked
+
+    for row_id, target in conn.execute(
+        sa.select(delivery.c.id, delivery.c.target).where(delivery.c.channel == 'webhook')
+    ).all():
+        conn.execute(delivery.update().where(delivery.c.id == row_id).values(target=masked(target)))
+
 
 def downgrade():
-    with op.batch_alter_table('task', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('alert_webhook_url', sa.String(length=500), nullable=True))
+    op.add_column('task', sa.Column('alert_webhook_url', sa.String(length=500), server_default='', nullable=False))
 
     conn = op.get_bind()
     rows = conn.execute(
@@ -83,12 +96,8 @@ def downgrade():
             except SecretUnreadable:
                 url = ''
             conn.execute(task.update().where(task.c.id == row_id).values(alert_webhook_url=url))
-    conn.execute(task.update().where(task.c.alert_webhook_url.is_(None)).values(alert_webhook_url=''))
-
-    with op.batch_alter_table('task', schema=None) as batch_op:
-        batch_op.alter_column('alert_webhook_url', existing_type=sa.String(length=500), nullable=False)
-        batch_op.drop_column('alert_webhook_changed_at')
-        batch_op.drop_column('alert_webhook_ciphertext')
+    op.drop_column('task', 'alert_webhook_changed_at')
+    op.drop_column('task', 'alert_webhook_ciphertext')
 
     with op.batch_alter_table('task_version', schema=None) as batch_op:
         batch_op.add_column(sa.Column('alert_webhook_url', sa.String(length=500), autoincrement=False, nullable=True))
