@@ -120,6 +120,9 @@ class DefaultConfig:
     SMTP_STARTTLS = False
     SMTP_FROM = "airflow-console@localhost"
     ALERT_TIMEOUT_SECONDS = 5.0
+    # Alert webhooks may not reach internal addresses (loopback, private, link-local, metadata...)
+    # unless their host name or a CIDR holding their address is listed here, e.g. ["10.20.0.0/16"].
+    WEBHOOK_ALLOWED_HOSTS: list[str] = []
 
     CONSOLE_BASE_URL = "http://127.0.0.1:5000"
 
@@ -186,6 +189,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
     uri = str(config["SQLALCHEMY_DATABASE_URI"])
     if not uri.startswith(("sqlite:", "postgresql")):
         raise ConfigError(f"CONSOLE_DATABASE_URL must be a sqlite:// or postgresql:// URL, got {uri.split(':')[0]!r}")
+    allowed = config.get("WEBHOOK_ALLOWED_HOSTS") or []
+    if not isinstance(allowed, (list, tuple)) or not all(isinstance(h, str) and h.strip() for h in allowed):
+        raise ConfigError('WEBHOOK_ALLOWED_HOSTS must be a list of host names or CIDRs, e.g. ["10.20.0.0/16"].')
     for key in ("LOGIN_MAX_FAILURES", "LOGIN_RATE_LIMIT_PER_MINUTE", "SECURITY_PASSWORD_LENGTH_MIN"):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")

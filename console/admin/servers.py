@@ -102,7 +102,11 @@ class ServersView(SecureModelView):
     def on_model_change(self, form: Any, model: AirflowServer, is_created: bool) -> None:
         try:
             model.base_url = server_service.normalize_base_url(model.base_url)
+            server_service.require_secret_for_new_target(model, form.secret.data)
             server_service.set_secret(model, form.secret.data)
+        except server_service.SecretRequired as exc:
+            form.secret.errors = [str(exc)]
+            raise ValueError(str(exc)) from None
         except ServiceError as exc:
             raise ValueError(str(exc)) from None
         if is_created and not model.secret_ciphertext:

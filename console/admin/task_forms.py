@@ -68,9 +68,10 @@ class TaskForm(FlaskForm):
     alert_webhook_url = StringField(
         "Alert webhook URL",
         validators=[Optional()],
-        render_kw={"placeholder": "https://hooks.slack.com/services/..."},
-        description="Receives a Slack-compatible JSON message when a run fails.",
+        render_kw={"placeholder": "https://hooks.slack.com/services/...", "autocomplete": "off"},
+        description="Receives a Slack-compatible JSON message when a run fails. Write-only: stored encrypted.",
     )
+    remove_webhook = BooleanField("Remove the webhook", default=False)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

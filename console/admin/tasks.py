@@ -22,8 +22,9 @@ from console.admin.task_forms import TaskForm
 from console.airflow.errors import AirflowError
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
+from console.security import policy
 from console.security.secrets import SecretUnreadable
-from console.services import cron, health
+from console.services import cron, health, webhooks
 from console.services import tasks as task_service
 from console.services.errors import ServiceError
 
@@ -126,10 +127,20 @@ class TasksView(SecureModelView):
     # -- create / edit --------------------------------------------------------
 
     def create_form(self, obj: Any = None) -> Any:
-        return self._fill_choices(super().create_form(obj))
+        form = self._fill_choices(super().create_form(obj))
+        del form.remove_webhook
+        return form
 
     def edit_form(self, obj: Any = None) -> Any:
-        return self._fill_choices(super().edit_form(obj), obj)
+        form = self._fill_choices(super().edit_form(obj), obj)
+        stored = webhooks.masked_webhook(obj) if isinstance(obj, Task) else ""
+        if stored:  # write-only, like a server's credential: never rendered back
+            form.alert_webhook_url.description = (
+                f"Set: {stored} Leave empty to keep it, or tick Remove the webhook below."
+            )
+        else:
+            del form.remove_webhook
+        return form
 
     def _fill_choices(self, form: Any, task: Task | None = None) -> Any:
         servers = [
@@ -153,7 +164,7 @@ class TasksView(SecureModelView):
             return valid
         editing = db.session.get(Task, request.args.get("id", type=int) or 0) if request.args.get("id") else None
         try:
-            task_service.clean(self._values(form), task=editing, check_dag=False)
+            task_service.clean(self._values(form, editing), task=editing, check_dag=False)
         except task_service.TaskValidationError as exc:
             self._add_errors(form, exc)
             valid = False
@@ -161,7 +172,7 @@ class TasksView(SecureModelView):
 
     def create_model(self, form: Any) -> Any:
         try:
-            task = task_service.create_task(self._values(form))
+            task = task_service.create_task(self._values(form, None))
             db.session.commit()
         except task_service.TaskValidationError as exc:
             return self._refuse(form, exc)
@@ -169,14 +180,21 @@ class TasksView(SecureModelView):
 
     def update_model(self, form: Any, model: Task) -> bool:
         try:
-            task_service.update_task(model, self._values(form))
+            task_service.update_task(model, self._values(form, model))
             db.session.commit()
         except task_service.TaskValidationError as exc:
             return self._refuse(form, exc)
         return True
 
-    def _values(self, form: Any) -> dict[str, Any]:
-        return {name: form[name].data for name in task_service.FIELDS}
+    def _values(self, form: Any, task: Task | None) -> dict[str, Any]:
+        """The form's fields for the service; on edit an empty webhook keeps the stored one."""
+        values = {name: form[name].data for name in task_service.FIELDS if name != task_service.WEBHOOK}
+        url = (form.alert_webhook_url.data or "").strip()
+        if task is None or url:
+            values[task_service.WEBHOOK] = url
+        elif "remove_webhook" in form and form.remove_webhook.data:
+            values[task_service.WEBHOOK] = ""
+        return values
 
     def _refuse(self, form: Any, exc: task_service.TaskValidationError) -> bool:
         db.session.rollback()
@@ -216,7 +234,17 @@ class TasksView(SecureModelView):
             "state_badge": state_badge,
             "dag_run_link": dag_run_link,
             "can_run_now": self.allowed("run_now"),
+            "webhook": self._webhook_shown(task),
         }
+
+    def _webhook_shown(self, task: Task) -> str:
+        """The task's webhook in full for admins, masked (``https://host/…``) for everyone else."""
+        if not policy.may_read_secret(current_user, "task.alert_webhook_url"):
+            return webhooks.masked_webhook(task)
+        try:
+            return webhooks.webhook_url(task)
+        except SecretUnreadable:
+            return webhooks.masked_webhook(task)
 
     @expose("/run_now/<int:task_id>", methods=("POST",))
     def run_now(self, task_id: int) -> Any:
@@ -250,6 +278,8 @@ class TasksView(SecureModelView):
         server = db.session.get(AirflowServer, request.args.get("server_id", type=int) or 0)
         if server is None:
             return jsonify(ok=False, error="Choose an Airflow server.", dags=[])
+        if not server.enabled:
+            return jsonify(ok=False, error=f"The server {server.name!r} is disabled.", dags=[])
         from console.airflow.registry import client_for
 
         dag_id = request.args.get("dag_id", "").strip()

@@ -18,10 +18,16 @@ MISFIRE_POLICIES = {
 
 
 class Task(db.Model):  # type: ignore[name-defined,misc]
-    """A person's schedule: trigger ``dag_id`` on ``server`` at every ``cron`` fire."""
+    """A person's schedule: trigger ``dag_id`` on ``server`` at every ``cron`` fire.
+
+    The alert webhook URL usually carries a token, so it is stored encrypted in
+    ``alert_webhook_ciphertext`` (empty: no webhook) and left out of the audit
+    history, like a server's credential; ``alert_webhook_changed_at`` is
+    versioned instead. ``console.services.webhooks`` reads and writes it.
+    """
 
     __tablename__ = "task"
-    __versioned__: dict = {}
+    __versioned__ = {"exclude": ["alert_webhook_ciphertext"]}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
@@ -36,7 +42,8 @@ class Task(db.Model):  # type: ignore[name-defined,misc]
     retry_window_seconds: Mapped[int] = mapped_column(default=900)
     retry_backoff_seconds: Mapped[int] = mapped_column(default=15)
     alert_emails: Mapped[str] = mapped_column(sa.Text, default="")
-    alert_webhook_url: Mapped[str] = mapped_column(sa.String(500), default="")
+    alert_webhook_ciphertext: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    alert_webhook_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -79,6 +79,11 @@ ACTIONS: dict[str, str] = {
     "servers:delete": ADMIN,
 }
 
+# Stored secrets shown in full only to this role and above; everyone else sees them masked.
+READ_SECRETS: dict[str, str] = {
+    "task.alert_webhook_url": ADMIN,
+}
+
 
 def required_role(endpoint: str | None) -> str | None:
     """The least role ``endpoint`` needs, or None when the policy does not name it."""
@@ -107,4 +112,10 @@ def allows(user: Any, endpoint: str | None) -> bool:
 def allows_action(user: Any, view_endpoint: str, action: str) -> bool:
     """Whether ``user`` may run the list action ``action`` of the view ``view_endpoint``."""
     role = ACTIONS.get(f"{view_endpoint}:{action}")
+    return role is not None and user_rank(user) >= RANK[role]
+
+
+def may_read_secret(user: Any, secret: str) -> bool:
+    """Whether ``user`` may see the stored secret ``secret`` (see ``READ_SECRETS``) in full."""
+    role = READ_SECRETS.get(secret)
     return role is not None and user_rank(user) >= RANK[role]

@@ -2,7 +2,9 @@
 
 A task run that ended 'failed' (its DAG run failed, or it could not be
 triggered within the retry window) is alerted once to each of the task's
-email addresses and its webhook URL. Each delivery attempt is recorded as an
+email addresses and its webhook URL. The webhook URL is a secret: it is checked
+against internal addresses again at send time (``console.security.outbound``)
+and recorded and logged only masked (``https://host/…``). Each delivery attempt is recorded as an
 ``AlertDelivery`` row with its error; delivery never raises, so a dead SMTP
 server or webhook cannot stop the scheduler. A run counts as alerted once it
 has any delivery row, so alerts are not repeated after a restart.
@@ -13,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -26,6 +26,9 @@ from flask import current_app
 from console.extensions import db
 from console.models import AlertDelivery, Task, TaskRun
 from console.models.timeutil import utcnow
+from console.security import outbound
+from console.security.secrets import SecretUnreadable
+from console.services.webhooks import allowed_hosts, webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -103,22 +106,25 @@ def send_email(recipients: list[str], alert: Alert) -> dict[str, str | None]:
 
 
 def send_webhook(url: str, alert: Alert) -> str | None:
-    """POST the alert as JSON to ``url``; None on a 2xx answer, else the error."""
+    """POST the alert as JSON to ``url``; None on a 2xx answer, else the error (never the URL itself).
+
+    The URL is checked again here (its host may resolve elsewhere since it was
+    saved) and the post goes to the checked address, following no redirect.
+    """
     body = json.dumps(alert.webhook_payload()).encode()
-    if not url.startswith(("http://", "https://")):
-        return "the webhook URL must start with http:// or https://"
-    request = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
-        url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "airflow-console"}
-    )
-    timeout = float(current_app.config["ALERT_TIMEOUT_SECONDS"])
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only, checked above)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        return f"the webhook answered {exc.code} {exc.reason}"
-    except (TimeoutError, urllib.error.URLError, OSError, ValueError) as exc:
-        return _short(getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc)
-    return None if 200 <= status < 300 else f"the webhook answered {status}"
+        answer = outbound.post_json(
+            url, body, timeout=float(current_app.config["ALERT_TIMEOUT_SECONDS"]), allowed_hosts=allowed_hosts()
+        )
+    except outbound.OutboundRefused as exc:
+        return _short(f"refused: {exc}")
+    except OSError as exc:
+        return _short(str(exc))
+    if 200 <= answer.status < 300:
+        return None
+    if 300 <= answer.status < 400:
+        return f"the webhook answered {answer.status} {answer.reason} (redirects are not followed)"
+    return f"the webhook answered {answer.status} {answer.reason}"
 
 
 def deliver(run: TaskRun, *, now: datetime | None = None) -> list[AlertDelivery]:
@@ -130,8 +136,8 @@ def deliver(run: TaskRun, *, now: datetime | None = None) -> list[AlertDelivery]
         alert = build_alert(run, task)
         emails = emails_of(task)
         outcomes = [("email", address, error) for address, error in send_email(emails, alert).items()] if emails else []
-        if task.alert_webhook_url:
-            outcomes.append(("webhook", task.alert_webhook_url, send_webhook(task.alert_webhook_url, alert)))
+        if task.alert_webhook_ciphertext:
+            outcomes.append(_webhook_outcome(task, alert))
     except Exception as exc:  # a bug here must not stop the scheduler either
         log.exception("building or sending the alert of run %s failed", run.id)
         outcomes = [("alert", "every target", _short(exc))]
@@ -151,6 +157,15 @@ def deliver(run: TaskRun, *, now: datetime | None = None) -> list[AlertDelivery]
     return deliveries
 
 
+def _webhook_outcome(task: Task, alert: Alert) -> tuple[str, str, str | None]:
+    """("webhook", the masked URL, the error): the full URL is a secret, never recorded or logged."""
+    try:
+        url = webhook_url(task)
+    except SecretUnreadable as exc:
+        return ("webhook", "the stored webhook", _short(str(exc)))
+    return ("webhook", outbound.masked(url), send_webhook(url, alert))
+
+
 def pending_alert_runs(*, now: datetime | None = None) -> list[TaskRun]:
     """Failed runs of the last day whose task has alert targets and that were not alerted yet."""
     now = now or utcnow()
@@ -162,7 +177,7 @@ def pending_alert_runs(*, now: datetime | None = None) -> list[TaskRun]:
             .where(
                 TaskRun.state == "failed",
                 TaskRun.finished_at >= now - ALERT_HORIZON,
-                sa.or_(Task.alert_emails != "", Task.alert_webhook_url != ""),
+                sa.or_(Task.alert_emails != "", Task.alert_webhook_ciphertext != ""),
                 ~delivered,
             )
             .order_by(TaskRun.finished_at)

@@ -14,6 +14,18 @@ from console.security.secrets import encrypt
 from console.services.errors import ServiceError
 
 AUTH_KINDS = {"password": "Username and password (token fetched from /auth/token)", "token": "Static API token"}
+#: Where and how the stored credential is sent: changing any of these requires the credential again,
+#: or an admin could point a server at a listener of theirs and receive the stored password.
+CREDENTIAL_TARGET = {
+    "base_url": "the base URL",
+    "username": "the user name",
+    "auth_kind": "the authentication",
+    "verify_tls": "TLS verification",
+}
+
+
+class SecretRequired(ServiceError):
+    """The credential's destination changed but the credential was not entered again."""
 
 
 def normalize_base_url(url: str) -> str:
@@ -36,6 +48,20 @@ def set_secret(server: AirflowServer, secret: str | None) -> None:
         server.secret_changed_at = utcnow()
 
 
+def require_secret_for_new_target(server: AirflowServer, secret: str | None) -> None:
+    """Refuse (``SecretRequired``) to send the stored credential to a changed base URL, user name,
+    auth kind or TLS setting unless ``secret`` gives it again. Call after the fields were assigned."""
+    state: sa.orm.InstanceState[AirflowServer] = sa.inspect(server)
+    if secret or not server.secret_ciphertext or state.transient or state.pending:
+        return
+    changed = [label for field, label in CREDENTIAL_TARGET.items() if state.attrs[field].history.has_changes()]
+    if changed:
+        raise SecretRequired(
+            f"Enter the password/token again: changing {' and '.join(changed)} requires it "
+            "(the stored one is only sent where it was entered for)."
+        )
+
+
 def register_server(
     *,
     name: str,
@@ -45,7 +71,11 @@ def register_server(
     auth_kind: str = "password",
     enabled: bool = True,
 ) -> AirflowServer:
-    """Create the server ``name``, or update its URL and credentials if it exists."""
+    """Create the server ``name``, or update its URL and credentials if it exists.
+
+    Changing where an existing credential goes requires ``secret``: see
+    :func:`require_secret_for_new_target`.
+    """
     if auth_kind not in AUTH_KINDS:
         raise ServiceError(f"Unknown auth kind {auth_kind!r}.")
     server = db.session.scalars(sa.select(AirflowServer).where(AirflowServer.name == name)).first()
@@ -56,6 +86,7 @@ def register_server(
     server.username = username
     server.auth_kind = auth_kind
     server.enabled = enabled
+    require_secret_for_new_target(server, secret)
     set_secret(server, secret)
     return server
 

@@ -14,14 +14,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
-from console.services import cron, fires
+from console.services import cron, fires, webhooks
 from console.services.errors import ServiceError
 from console.services.json_input import JsonInputError, parse_json_input
 
@@ -51,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "alert_emails": "",
     "alert_webhook_url": "",
 }
+WEBHOOK = "alert_webhook_url"  # write-only: stored encrypted, see console.services.webhooks
 FINAL_STATES = ("success", "failed")
 _DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 
@@ -84,19 +84,6 @@ def parse_emails(text: str | None) -> str:
         except EmailNotValidError as exc:
             raise ServiceError(f"{address!r} is not a valid email address: {exc}") from None
     return ", ".join(dict.fromkeys(normalized))
-
-
-def parse_webhook_url(url: str | None) -> str:
-    """An http(s) URL, or empty for no webhook."""
-    url = (url or "").strip()
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ServiceError("The webhook must be an http:// or https:// URL.")
-    if len(url) > 500:
-        raise ServiceError("The webhook URL is longer than 500 characters.")
-    return url
 
 
 def _int_in(value: Any, low: int, high: int, what: str) -> int:
@@ -148,7 +135,6 @@ _CLEANERS: dict[str, Callable[[Any], Any]] = {
     "retry_window_seconds": lambda v: _int_in(v, 0, 7 * 24 * 3600, "The retry window"),
     "retry_backoff_seconds": lambda v: _int_in(v, 1, 3600, "The retry backoff"),
     "alert_emails": parse_emails,
-    "alert_webhook_url": parse_webhook_url,
 }
 
 
@@ -163,9 +149,11 @@ def clean(values: Mapping[str, Any], *, task: Task | None = None, check_dag: boo
 
     Raises :class:`TaskValidationError` listing every invalid field. With
     ``check_dag`` the DAG is looked up on its server when the server answers
-    (an unreachable server is no reason to refuse a schedule).
+    (an unreachable server is no reason to refuse a schedule). The webhook URL
+    is write-only: it is checked and returned only when ``values`` holds it
+    (or for a new task), so leaving it out keeps the stored one.
     """
-    current = {f: getattr(task, f) for f in FIELDS} if task is not None else dict(DEFAULTS)
+    current = {f: getattr(task, f) for f in FIELDS if f != WEBHOOK} if task is not None else dict(DEFAULTS)
     merged = {**current, **{k: v for k, v in values.items() if k in FIELDS}}
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -178,6 +166,11 @@ def clean(values: Mapping[str, Any], *, task: Task | None = None, check_dag: boo
             cleaned[field] = cleaner(merged.get(field))
         except ServiceError as exc:
             errors[field] = str(exc)
+    if task is None or WEBHOOK in values:
+        try:
+            cleaned[WEBHOOK] = webhooks.parse_webhook_url(merged.get(WEBHOOK))
+        except ServiceError as exc:
+            errors[WEBHOOK] = str(exc)
     try:
         cleaned["timezone"] = cron.zone(str(merged.get("timezone") or "")).key
     except cron.CronError as exc:
@@ -214,7 +207,10 @@ def _missing_dag(server_id: int, dag_id: str) -> str | None:
 
 def create_task(values: Mapping[str, Any], *, check_dag: bool = True) -> Task:
     """Create a task from ``values`` (see :data:`FIELDS`); the caller commits."""
-    task = Task(**clean(values, check_dag=check_dag))
+    cleaned = clean(values, check_dag=check_dag)
+    url = cleaned.pop(WEBHOOK, "")
+    task = Task(**cleaned)
+    webhooks.set_webhook(task, url)
     db.session.add(task)
     db.session.flush()
     return task
@@ -223,7 +219,9 @@ def create_task(values: Mapping[str, Any], *, check_dag: bool = True) -> Task:
 def update_task(task: Task, values: Mapping[str, Any], *, check_dag: bool = True) -> Task:
     """Change ``task``'s fields given in ``values``; the caller commits."""
     for field, value in clean(values, task=task, check_dag=check_dag).items():
-        if getattr(task, field) != value:
+        if field == WEBHOOK:
+            webhooks.set_webhook(task, value)
+        elif getattr(task, field) != value:
             setattr(task, field, value)
     return task
 

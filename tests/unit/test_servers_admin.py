@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from console.extensions import db
 from console.models import AirflowServer
 from console.security.secrets import decrypt
+from console.services import servers as server_service
 
 SECRET = "s3cr3t-airflow-password"
 
@@ -102,3 +108,97 @@ def test_server_changes_are_versioned_without_the_secret(app: Flask, login_as) -
         assert len(versions) == 1
         assert versions[0].transaction.actor == "admin@example.com"
         assert versions[0].secret_changed_at is not None
+
+
+class CredentialListener(HTTPServer):
+    """Records every request it receives (path and body), answering 401."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        super().__init__(("127.0.0.1", 0), CredentialHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class CredentialHandler(BaseHTTPRequestHandler):
+    server: CredentialListener
+
+    def answer(self) -> None:
+        self.server.received.append((self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def listener() -> Iterator[CredentialListener]:
+    server = CredentialListener()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_fake_listener_gets_no_stored_password_when_the_base_url_changes_without_it(
+    app: Flask, login_as, listener: CredentialListener
+) -> None:
+    login_as("admin")
+    login_as.post("/admin/servers/new/", create_form(base_url="http://127.0.0.1:9", connect_timeout="1"))
+    row = server_row(app, "prod")
+    response = login_as.post(f"/admin/servers/edit/?id={row.id}", create_form(base_url=listener.url, secret=""))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Enter the password/token again: changing the base URL requires it" in page
+    assert f'value="{listener.url}"' in page  # what was typed is kept
+    assert server_row(app, "prod").base_url == "http://127.0.0.1:9"
+    login_as.post("/admin/servers/action/", {"action": "test_connection", "rowid": str(row.id)})
+    assert listener.received == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"username": "someone-else"}, "the user name"),
+        ({"auth_kind": "token"}, "the authentication"),
+        ({"verify_tls": ""}, "TLS verification"),
+    ],
+)
+def test_changing_where_the_credential_goes_requires_it_again(
+    app: Flask, login_as, change: dict[str, str], named: str
+) -> None:
+    login_as("admin")
+    login_as.post("/admin/servers/new/", create_form())
+    row = server_row(app, "prod")
+    response = login_as.post(f"/admin/servers/edit/?id={row.id}", create_form(secret="", **change))
+    assert f"changing {named} requires it" in response.get_data(as_text=True)
+    assert server_row(app, "prod").updated_at == row.updated_at
+
+
+def test_with_the_secret_entered_again_the_new_base_url_is_saved(app: Flask, login_as) -> None:
+    login_as("admin")
+    login_as.post("/admin/servers/new/", create_form())
+    row = server_row(app, "prod")
+    response = login_as.post(
+        f"/admin/servers/edit/?id={row.id}", create_form(base_url="http://airflow.other:8080", secret="new-password")
+    )
+    assert response.status_code == 302
+    edited = server_row(app, "prod")
+    with app.app_context():
+        assert (edited.base_url, decrypt(edited.secret_ciphertext)) == ("http://airflow.other:8080", "new-password")
+
+
+def test_the_service_refuses_a_new_base_url_without_the_secret_for_every_caller(app: Flask) -> None:
+    with app.app_context():
+        server_service.register_server(name="cli", base_url="http://127.0.0.1:9", username="u", secret="p")
+        db.session.commit()
+        with pytest.raises(server_service.SecretRequired, match="changing the base URL requires it"):
+            server_service.register_server(name="cli", base_url="http://127.0.0.1:10", username="u")
+        db.session.rollback()
+        server_service.register_server(name="cli", base_url="http://127.0.0.1:9", username="u")  # unchanged: fine
