@@ -1,6 +1,7 @@
 """APScheduler jobs rebuilt from the tasks table, the source of truth.
 
-Each enabled task has one job, id ``task-<id>``, whose trigger is the task's
+Each enabled task has one job, id ``task-<id>``, whose trigger
+(:class:`console.scheduler.trigger.ScheduleTrigger`) follows the task's
 :class:`console.services.cron.CronSchedule`. :meth:`Reconciler.sync` compares
 the table with the jobs (by ``updated_at``) and adds, replaces and removes
 jobs; the scheduler calls it every poll, so a created, edited, disabled or
@@ -28,6 +29,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from console.extensions import db
 from console.models import Task
+from console.scheduler.trigger import ScheduleTrigger
 from console.services import cron
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,7 @@ class Reconciler:
             return False
         self.scheduler.add_job(
             self.on_fire,
-            trigger=schedule,
+            trigger=ScheduleTrigger(schedule),
             args=[task.id],
             id=job_id(task.id),
             name=task.name,

@@ -1,36 +1,41 @@
 """Cron schedules: validate, describe in words, and list fire times in a time zone.
 
-One parser serves the form preview, the task list and the scheduler (its
-:class:`CronSchedule` is the APScheduler trigger of every task), so what a
-person is shown is what fires. Accepted: five fields (minute hour day month
-weekday, Vixie semantics: weekday 0 or 7 is Sunday, names allowed, and when
-both day and weekday are restricted a day matching *either* fires), six fields
-with seconds first, and the macros ``@hourly @daily @midnight @weekly
-@monthly @yearly @annually``.
+One schedule serves the form preview, the task list and the scheduler (its
+trigger, :mod:`console.scheduler.trigger`, asks :class:`CronSchedule` for
+every next fire), so what a person is shown is what fires. Accepted: five
+fields (minute hour day month weekday, Vixie semantics: weekday 0 or 7 is
+Sunday, names allowed, and when both day and weekday are restricted -- neither
+starts with ``*`` -- a day matching *either* fires), six fields with seconds
+first, and the macros ``@hourly @daily @midnight @weekly @monthly @yearly
+@annually``. Nothing else: no ``L``, ``W``, ``#``, ``?`` or ``H``.
 
-Fire times are computed on the local wall clock, then placed on the real
-timeline. Daylight saving, for a zone that has it:
+Fire times come from croniter, the library Airflow's own cron timetables use.
+Daylight saving, for a zone that has it:
 
 * local times skipped in spring fire once, at the change (``30 2 * * *`` in
-  Europe/Berlin fires at 03:00 CEST on 2026-03-29), as Vixie cron does;
+  Europe/Berlin fires at 03:00 CEST on 2026-03-29), as Vixie cron does --
+  croniter does this itself;
 * a local time repeated in autumn fires once, at its first occurrence, unless
-  the hour field is ``*`` (then every real hour fires, repeats included).
+  the hour field is every hour (then every real hour fires, repeats
+  included). croniter fires both occurrences; dropping the second is the one
+  rule this module adds.
 
-APScheduler 3.11's own ``CronTrigger`` is not used: in Europe/Berlin its
-``0 0 * * *`` skips Monday 2026-03-30, the day after the spring change.
+The field check below is ours only for its messages ("Minute: 61 is outside
+0-59."); croniter's own say "out of range" without saying which field.
 """
 
 from __future__ import annotations
 
-import bisect
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from apscheduler.triggers.base import BaseTrigger
 from cron_descriptor import ExpressionDescriptor, Options
+from croniter import CroniterBadDateError, CroniterError, croniter
 
 from console.services.errors import ServiceError
 
@@ -48,7 +53,6 @@ WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 #: How far ahead a schedule is searched before it is declared never to fire.
 SEARCH_YEARS = 10
 _ITEM_RE = re.compile(r"^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(\d+))?$")
-_SECOND = timedelta(seconds=1)
 
 
 class CronError(ServiceError):
@@ -64,12 +68,14 @@ class _Field:
     name_base: int = 0
 
 
-SECOND = _Field("second", 0, 59)
-MINUTE = _Field("minute", 0, 59)
-HOUR = _Field("hour", 0, 23)
-DAY = _Field("day of month", 1, 31)
-MONTH = _Field("month", 1, 12, MONTHS, 1)
-WEEKDAY = _Field("day of week", 0, 7, WEEKDAYS, 0)
+FIELDS = (
+    _Field("second", 0, 59),
+    _Field("minute", 0, 59),
+    _Field("hour", 0, 23),
+    _Field("day of month", 1, 31),
+    _Field("month", 1, 12, MONTHS, 1),
+    _Field("day of week", 0, 7, WEEKDAYS, 0),
+)
 
 
 @lru_cache(maxsize=1)
@@ -105,8 +111,8 @@ def _value(token: str, field: _Field) -> int:
     return number
 
 
-def _parse_field(text: str, field: _Field) -> tuple[int, ...]:
-    """The sorted values ``text`` selects, e.g. ``1-5`` -> 1..5, ``*/15`` -> 0,15,30,45."""
+def _check_field(text: str, field: _Field) -> set[int]:
+    """The values ``text`` selects (``1-5`` -> 1..5, ``*/15`` -> 0,15,30,45); ``CronError`` says what is wrong."""
     values: set[int] = set()
     for item in text.lower().split(","):
         match = _ITEM_RE.match(item)
@@ -126,9 +132,7 @@ def _parse_field(text: str, field: _Field) -> tuple[int, ...]:
             low = _value(base, field)
             high = field.high if step_text else low
         values.update(range(low, high + 1, step))
-    if field is WEEKDAY and 7 in values:
-        values = (values - {7}) | {0}
-    return tuple(sorted(values))
+    return values
 
 
 def _aware(moment: datetime) -> datetime:
@@ -136,144 +140,70 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-class CronSchedule(BaseTrigger):
-    """A parsed expression in a zone; also the APScheduler trigger of a task's job.
+def _second_pass(fire: datetime) -> bool:
+    """Whether ``fire`` is the second occurrence of a wall time the clock went back over.
 
-    ``expression`` is the normalised text. Fire times are aware datetimes in
-    the zone; :meth:`get_next_fire_time` follows APScheduler's contract (the
-    first fire at or after ``now``, or the first strictly after
-    ``previous_fire_time``).
+    Going back lowers the UTC offset, so the second pass is the one with the
+    lower offset of the two a wall time can have.
+    """
+    first, this = fire.replace(fold=0).utcoffset(), fire.utcoffset()
+    return first is not None and this is not None and this < first
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """A checked expression in a zone; fire times are aware datetimes in ``timezone``.
+
+    ``expression`` is the normalised text a person typed. ``fields`` is the
+    same schedule as croniter reads it: six fields, seconds first.
     """
 
-    def __init__(self, expression: str, tz: ZoneInfo, fields: list[tuple[int, ...]], day_or: bool) -> None:
-        self.expression = expression
-        self.timezone = tz
-        self._seconds, self._minutes, self._hours, self._days, self._months, weekdays = fields
-        self._weekdays = frozenset(weekdays)
-        self._day_or = day_or
-        self._every_hour = len(self._hours) == 24
-
-    # -- APScheduler ----------------------------------------------------------
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        if previous_fire_time is not None:
-            return self.next_after(previous_fire_time)
-        return self.next_after(_aware(now) - timedelta(microseconds=1))
-
-    def __str__(self) -> str:
-        return f"cron[{self.expression}, {self.timezone.key}]"
-
-    def __repr__(self) -> str:
-        return f"<CronSchedule {self.expression!r} tz={self.timezone.key!r}>"
-
-    # -- fire times -----------------------------------------------------------
+    expression: str
+    timezone: ZoneInfo
+    fields: str
+    day_or: bool
+    every_hour: bool
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first fire time strictly after ``moment`` (naive = UTC), or None if none is near."""
-        after = _aware(moment).astimezone(UTC)
-        local = after.astimezone(self.timezone)
-        wall = local.replace(tzinfo=None, fold=0)
-        repeat = self._repeat_length(wall)
-        if local.fold == 0 and repeat:
-            wall -= repeat  # the second pass of a repeated hour still lies ahead
-        found: list[datetime] = []
-        for _ in range(10_000):
-            candidate = self._next_wall(wall)
-            if candidate is None:
-                return None
-            instants, settled = self._place(candidate)
-            found.extend(i for i in instants if i > after)
-            if settled and found:
-                return min(found).astimezone(self.timezone)
-            wall = candidate
-        return None
+        return next(self._walk(_aware(moment), backwards=False), None)
 
     def fires_after(self, moment: datetime, count: int) -> list[datetime]:
         """The next ``count`` fire times strictly after ``moment``."""
-        out: list[datetime] = []
-        current: datetime | None = moment
-        while len(out) < count and current is not None:
-            current = self.next_after(current)
-            if current is not None:
-                out.append(current)
-        return out
+        return list(itertools.islice(self._walk(_aware(moment), backwards=False), count))
 
     def fires_between(self, start: datetime, end: datetime, limit: int = 10_000) -> list[datetime]:
-        """Fire times with ``start < t <= end``; only the latest ``limit`` when there are more."""
-        out: list[datetime] = []
-        end_utc = _aware(end)
-        current: datetime | None = start
-        while (current := self.next_after(current)) is not None and current <= end_utc:  # type: ignore[arg-type]
-            out.append(current)
-            if len(out) > limit:
-                del out[0]
-        return out
+        """Fire times with ``start < t <= end``; only the latest ``limit`` when there are more.
 
-    # -- the wall clock -------------------------------------------------------
+        Walks back from ``end``, so a long window costs at most ``limit`` steps.
+        """
+        first, last = _aware(start), _aware(end)
+        latest: list[datetime] = []
+        for fire in self._walk(last + timedelta(seconds=1), backwards=True):
+            if fire <= first or len(latest) == limit:
+                break
+            if fire <= last:
+                latest.append(fire)
+        return latest[::-1]
 
-    def _day_matches(self, day: date) -> bool:
-        in_days = day.day in self._days
-        in_weekdays = (day.weekday() + 1) % 7 in self._weekdays
-        return (in_days or in_weekdays) if self._day_or else (in_days and in_weekdays)
-
-    def _time_at_or_after(self, at: time) -> time | None:
-        hours, minutes, seconds = self._hours, self._minutes, self._seconds
-        i = bisect.bisect_left(hours, at.hour)
-        if i < len(hours) and hours[i] == at.hour:
-            j = bisect.bisect_left(minutes, at.minute)
-            if j < len(minutes) and minutes[j] == at.minute:
-                k = bisect.bisect_left(seconds, at.second)
-                if k < len(seconds):
-                    return time(at.hour, at.minute, seconds[k])
-                j += 1
-            if j < len(minutes):
-                return time(at.hour, minutes[j], seconds[0])
-            i += 1
-        return time(hours[i], minutes[0], seconds[0]) if i < len(hours) else None
-
-    def _next_wall(self, wall: datetime) -> datetime | None:
-        """The first matching wall-clock time strictly after ``wall`` (naive, local)."""
-        current = wall.replace(microsecond=0) + _SECOND
-        limit = current.year + SEARCH_YEARS
-        while current.year <= limit:
-            if current.month not in self._months:
-                year, month = (current.year + 1, 1) if current.month == 12 else (current.year, current.month + 1)
-                current = datetime(year, month, 1)
-                continue
-            if self._day_matches(current.date()):
-                at = self._time_at_or_after(current.time())
-                if at is not None:
-                    return datetime.combine(current.date(), at)
-            current = datetime.combine(current.date() + timedelta(days=1), time())
-        return None
-
-    def _repeat_length(self, wall: datetime) -> timedelta:
-        """How much the clock was set back if ``wall`` occurs twice, else zero."""
-        first = wall.replace(tzinfo=self.timezone, fold=0).astimezone(UTC)
-        second = wall.replace(tzinfo=self.timezone, fold=1).astimezone(UTC)
-        if second > first and first.astimezone(self.timezone).replace(tzinfo=None) == wall:
-            return second - first
-        return timedelta(0)
-
-    def _place(self, wall: datetime) -> tuple[list[datetime], bool]:
-        """The real instants of a wall time, and whether later wall times come later in time."""
-        first = wall.replace(tzinfo=self.timezone, fold=0).astimezone(UTC)
-        second = wall.replace(tzinfo=self.timezone, fold=1).astimezone(UTC)
-        if first == second:
-            return [first], True
-        if first.astimezone(self.timezone).replace(tzinfo=None) == wall:  # repeated in autumn
-            return ([first, second] if self._every_hour else [first]), False
-        return [self._gap_end(min(first, second), max(first, second), wall)], True
-
-    def _gap_end(self, low: datetime, high: datetime, wall: datetime) -> datetime:
-        """The instant the clock jumped past ``wall`` (which does not exist)."""
-        while high - low > _SECOND:
-            middle = low + (high - low) / 2
-            if middle.astimezone(self.timezone).replace(tzinfo=None) > wall:
-                high = middle
-            else:
-                low = middle
-        return high.replace(microsecond=0)
+    def _walk(self, moment: datetime, *, backwards: bool) -> Iterator[datetime]:
+        """Fire times from ``moment`` on (strictly after, or strictly before when ``backwards``)."""
+        times = croniter(
+            self.fields,
+            moment.astimezone(self.timezone),
+            day_or=self.day_or,
+            second_at_beginning=True,
+            max_years_between_matches=SEARCH_YEARS,
+        )
+        step = times.get_prev if backwards else times.get_next
+        while True:
+            try:
+                fire: datetime = step(datetime)
+            except CroniterBadDateError:
+                return
+            # croniter fires a repeated autumn wall time twice; cron runs it once.
+            if self.every_hour or not _second_pass(fire):
+                yield fire
 
 
 def _split(expression: str) -> tuple[str, list[str]]:
@@ -301,11 +231,19 @@ def parse(expression: str, timezone: str = "UTC") -> CronSchedule:
     """
     tz = zone(timezone)
     text, raw = _split(expression)
-    kinds = (SECOND, MINUTE, HOUR, DAY, MONTH, WEEKDAY)
-    fields = [_parse_field(part, kind) for part, kind in zip(raw, kinds, strict=True)]
-    day_or = not raw[3].startswith("*") and not raw[5].startswith("*")
-    schedule = CronSchedule(text, tz, fields, day_or)
-    if schedule.next_after(datetime.now(UTC)) is None:
+    values = [_check_field(part, field) for part, field in zip(raw, FIELDS, strict=True)]
+    schedule = CronSchedule(
+        expression=text,
+        timezone=tz,
+        fields=" ".join(raw).lower(),
+        day_or=not raw[3].startswith("*") and not raw[5].startswith("*"),
+        every_hour=len(values[2]) == 24,
+    )
+    try:
+        first = schedule.next_after(datetime.now(UTC))
+    except CroniterError as exc:  # the check above should have caught it; say croniter's reason
+        raise CronError(f"{text!r}: {exc}") from None
+    if first is None:
         raise CronError(f"{text!r} never fires.")
     return schedule
 
@@ -318,7 +256,7 @@ def describe(expression: str) -> str:
     options.day_of_week_start_index_zero = True
     try:
         return str(ExpressionDescriptor(MACROS.get(text, text), options).get_description())
-    except Exception:  # words are a nicety: the parser above has accepted the expression
+    except Exception:  # words are a nicety: the expression itself has been accepted
         return text
 
 

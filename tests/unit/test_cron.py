@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from croniter import croniter
 
 from console.services import cron
 
@@ -84,7 +86,7 @@ def test_spring_forward_skipped_time_fires_once_at_the_change() -> None:
 
 
 def test_spring_forward_does_not_skip_the_next_day() -> None:
-    # APScheduler 3.11's CronTrigger skips Monday 2026-03-30 here; ours must not.
+    # APScheduler 3.11's CronTrigger skips Monday 2026-03-30 here (test_scheduler_trigger.py); ours must not.
     got = [f.strftime("%a %d %H:%M%z") for f in cron.parse("0 0 * * *", BERLIN).fires_after(utc(2026, 3, 28), 3)]
     assert got == ["Sun 29 00:00+0100", "Mon 30 00:00+0200", "Tue 31 00:00+0200"]
 
@@ -143,7 +145,39 @@ def test_six_fields_have_seconds_first() -> None:
     assert got == ["12:00:20", "12:00:40", "12:01:00"]
 
 
-def test_apscheduler_contract_first_fire_is_at_or_after_now() -> None:
-    schedule = cron.parse("0 * * * *")
-    assert schedule.get_next_fire_time(None, utc(2026, 1, 1, 12)) == utc(2026, 1, 1, 12)
-    assert schedule.get_next_fire_time(utc(2026, 1, 1, 12), utc(2026, 1, 1, 15)) == utc(2026, 1, 1, 13)
+def test_croniter_alone_fires_a_repeated_autumn_time_twice_and_the_schedule_once() -> None:
+    # The defect the adapter exists for: croniter runs 02:30 in both passes of 2026-10-25.
+    after = utc(2026, 10, 24, 12)
+    raw = croniter("30 2 * * *", after.astimezone(ZoneInfo(BERLIN)))
+    by_croniter = [f"{raw.get_next(datetime):%m-%d %H:%M%z}" for _ in range(2)]
+    ours = [f"{f:%m-%d %H:%M%z}" for f in cron.parse("30 2 * * *", BERLIN).fires_after(after, 2)]
+    assert (by_croniter, ours) == (["10-25 02:30+0200", "10-25 02:30+0100"], ["10-25 02:30+0200", "10-26 02:30+0100"])
+
+
+def test_day_starting_with_a_star_means_both_as_in_vixie_cron() -> None:
+    # "*/2" restricts the day but starts with "*": Vixie cron then needs day AND weekday (croniter alone: either).
+    got = [f.strftime("%a %d") for f in cron.parse("0 0 */2 * mon").fires_after(utc(2026, 3, 1), 3)]
+    assert got == ["Mon 09", "Mon 23", "Mon 13"]
+
+
+#: Each zone with the UTC instants of its two 2026 changes.
+CHANGES = {
+    BERLIN: (utc(2026, 3, 29, 1), utc(2026, 10, 25, 1)),
+    "America/New_York": (utc(2026, 3, 8, 7), utc(2026, 11, 1, 6)),
+    "Australia/Lord_Howe": (utc(2026, 4, 4, 15), utc(2026, 10, 3, 15, 30)),
+}
+
+
+@pytest.mark.parametrize("tz", CHANGES)
+@pytest.mark.parametrize("expression", ["30 2 * * *", "*/15 * * * *", "0 1-3 * * *", "0 0 * * *", "15,45 */20 * * * *"])
+def test_fires_between_walking_back_agrees_with_fires_after_across_both_changes(tz: str, expression: str) -> None:
+    schedule = cron.parse(expression, tz)
+    for change in CHANGES[tz]:
+        start = change - timedelta(hours=6)
+        forward = schedule.fires_after(start, 120)
+        assert schedule.fires_between(start, forward[-1]) == forward
+
+
+def test_fires_between_keeps_only_the_latest_limit() -> None:
+    got = cron.parse("0 * * * *").fires_between(utc(2026, 1, 1), utc(2026, 1, 2), limit=3)
+    assert got == [utc(2026, 1, 1, 22), utc(2026, 1, 1, 23), utc(2026, 1, 2)]
