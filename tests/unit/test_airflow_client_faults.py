@@ -311,7 +311,7 @@ def test_fake_airflow_401_after_refresh_raises_auth_error(fake_airflow: FakeAirf
 def test_fake_airflow_401_on_trigger_refreshes_and_posts_again_once(fake_airflow: FakeAirflow) -> None:
     fake_airflow.route("POST", TRIGGER, Reply(200, run_json("r9")))
     client = client_for(fake_airflow)
-    client.session.token()
+    client.log_in()
     fake_airflow.revoke_tokens()
     run = client.trigger_dag_run("example_quick", run_id="r9")
     assert isinstance(run, DagRun) and run.run_id == "r9"
