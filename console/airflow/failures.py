@@ -49,13 +49,13 @@ def readable_detail(body: bytes | str | None) -> str | None:
     params a jsonschema report whose first paragraph is kept), a list of
     FastAPI validation errors (rendered ``field: message``, never echoing the
     ``input`` -- which may hold a password), or a dict (``reason``).  A body
-    that is not JSON has no detail.
+    that is not JSON, or is nested too deeply to decode, has no detail.
     """
     if not body:
         return None
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     detail = data.get("detail") if isinstance(data, dict) else None
     if isinstance(detail, str):

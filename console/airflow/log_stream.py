@@ -55,8 +55,8 @@ class LogLineStream(Iterator[LogLine]):
             return None
         try:
             return parse_log_line(json.loads(raw))
-        except (ValueError, UnicodeDecodeError, BadPayload):
-            # Not a JSON message: keep the text rather than lose the line.
+        except (ValueError, UnicodeDecodeError, RecursionError, BadPayload):
+            # Not a JSON message (or one nested too deeply to decode): keep the text rather than lose the line.
             return LogLine(timestamp=None, level=None, event=raw.decode("utf-8", "replace"), extra={})
 
     def __iter__(self) -> LogLineStream:

@@ -279,6 +279,8 @@ class AirflowSession:
             return None
         try:
             return json.loads(body)
+        except RecursionError:  # a broken or hostile server; the decoder gives up past ~1,000 levels
+            raise AirflowUnexpectedPayload(self.name, f"cannot {what}: the answer is nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             ctype = (headers.get("Content-Type") if headers is not None else None) or "unknown type"
             hint = " (is the base URL the Airflow API server's?)" if "html" in ctype else ""
