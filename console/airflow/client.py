@@ -7,7 +7,9 @@ Two layers, like indico-plugins' vc_zoom client:
   of every failure to an :mod:`console.airflow.errors` exception.
 * :class:`AirflowClient` (this module) -- what the app uses: typed methods
   returning the plain dataclasses of :mod:`console.airflow.payloads`
-  (:class:`Dag`, :class:`DagRun`, ...) and dicts.
+  (:class:`Dag`, :class:`DagRun`, ...) and dicts.  The writes live in
+  :mod:`console.airflow.writes`, the streamed log reader in
+  :mod:`console.airflow.log_stream`.
 
 Contract: every :class:`AirflowClient` method raises only
 :class:`~console.airflow.errors.AirflowError` subclasses; no pydantic model,
@@ -22,10 +24,10 @@ No Flask here: the app builds an :class:`AirflowClient` from a server row.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowUnexpectedPayload
+from console.airflow.failures import readable_detail
+from console.airflow.log_stream import LogLineStream
 from console.airflow.payloads import (
     Dag,
     DagDetails,
@@ -33,21 +35,20 @@ from console.airflow.payloads import (
     LogLine,
     LogPage,
     TaskInstance,
-    _Bad,
-    _dict,
-    _list,
-    _oint,
-    _ostr,
-    _parse_dag,
-    _parse_dag_details,
-    _parse_dag_run,
-    _parse_task_instance,
-    _str,
+    parse_dag,
+    parse_dag_details,
+    parse_dag_run,
+    parse_health,
     parse_log_line,
-    readable_detail,
+    parse_log_page,
+    parse_page,
+    parse_task_instance,
+    parse_version,
 )
-from console.airflow.session import RETRY_STATUSES, AirflowSession, LogLineStream, normalize_base_url
+from console.airflow.session import RETRY_STATUSES, AirflowSession
 from console.airflow.tokens import TokenCache
+from console.airflow.urls import normalize_base_url
+from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites
 
 __all__ = [
     "DAG_RUN_SETTABLE_STATES",
@@ -70,17 +71,16 @@ __all__ = [
 
 #: The v2 API never returns more than this many rows per page.
 PAGE_SIZE = 100
-#: Run states a person may set on a DAG run.
-DAG_RUN_SETTABLE_STATES = ("success", "failed", "queued")
-#: Task-instance states a person may set.
-TASK_SETTABLE_STATES = ("success", "failed", "skipped")
-
+#: Never follow more pages than this (a server that always answers a full page).
 _MAX_PAGES = 10_000
 
+T = TypeVar("T")
 
-class AirflowClient:
+
+class AirflowClient(AirflowWrites):
     """Typed access to one Airflow 3 server; every method raises only
-    :class:`~console.airflow.errors.AirflowError` subclasses."""
+    :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
+    here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""
 
     def __init__(
         self,
@@ -116,24 +116,18 @@ class AirflowClient:
     def __repr__(self) -> str:
         return f"AirflowClient(name={self.name!r}, base_url={self.base_url!r})"
 
+    def log_in(self) -> None:
+        """Fetch the bearer token now (if the server uses a login and none is
+        cached), so that the next request does not wait for it."""
+        self.session.token()
+
     # -- helpers -------------------------------------------------------------
 
     def _get(self, what: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self.session.call(what, operation, *args, idempotent=True, **kwargs)
 
-    def _write(self, what: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return self.session.call(what, operation, *args, idempotent=False, **kwargs)
-
-    def _parse(self, what: str, parser: Callable[[Any], Any], raw: Any) -> Any:
-        try:
-            return parser(raw)
-        except _Bad as exc:
-            raise self.session._error(
-                AirflowUnexpectedPayload, f"cannot {what}: unexpected answer ({exc.args[0]!s} missing or invalid)"
-            ) from None
-
-    def _parse_many(self, what: str, parser: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return self._parse(what, lambda rows: [parser(r) for r in rows], list(items))
+    def _parse_many(self, what: str, parser: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+        return self.session.parse(what, lambda rows: [parser(r) for r in rows], list(items))
 
     def _pages(
         self,
@@ -151,14 +145,7 @@ class AirflowClient:
             limit = PAGE_SIZE if max_items is None else min(PAGE_SIZE, max_items - len(rows))
             if limit <= 0:
                 break
-            data = fetch(limit, offset)
-            try:
-                page = _list(_dict(data, "answer"), key)
-                total = _oint(data, "total_entries")
-            except _Bad as exc:
-                raise self.session._error(
-                    AirflowUnexpectedPayload, f"cannot {what}: unexpected answer ({exc.args[0]} missing or invalid)"
-                ) from None
+            page, total = self.session.parse(what, lambda data: parse_page(data, key), fetch(limit, offset))
             rows.extend(page)
             offset += len(page)
             if not page or (total is not None and offset >= total) or (total is None and len(page) < limit):
@@ -171,24 +158,13 @@ class AirflowClient:
         """``{"version": "3.3.2", "git_version": "..."}``"""
         what = "read the version"
         data = self._get(what, self.session.version_api.get_version_without_preload_content)
-        return self._parse(
-            what,
-            lambda d: {"version": _str(_dict(d, "answer"), "version"), "git_version": _ostr(d, "git_version")},
-            data,
-        )
+        return self.session.parse(what, parse_version, data)
 
     def health(self) -> dict[str, str | None]:
         """``{"metadatabase": "healthy", "scheduler": "healthy", ...}``"""
         what = "read the health"
         data = self._get(what, self.session.monitor_api.get_health_without_preload_content)
-
-        def parse(d: Any) -> dict[str, str | None]:
-            out: dict[str, str | None] = {}
-            for component, info in _dict(d, "answer").items():
-                out[component] = None if info is None else _ostr(_dict(info, component), "status")
-            return out
-
-        return self._parse(what, parse, data)
+        return self.session.parse(what, parse_health, data)
 
     # -- DAGs ---------------------------------------------------------------
 
@@ -217,7 +193,7 @@ class AirflowClient:
                 order_by=["dag_id"],
             )
 
-        dags = self._parse_many(what, _parse_dag, self._pages(what, "dags", fetch))
+        dags = self._parse_many(what, parse_dag, self._pages(what, "dags", fetch))
         seen: set[str] = set()
         unique = []
         for dag in dags:  # a DAG added between two pages may shift one row
@@ -228,26 +204,14 @@ class AirflowClient:
 
     def get_dag(self, dag_id: str) -> Dag:
         what = f"read DAG {dag_id!r}"
-        return self._parse(
-            what, _parse_dag, self._get(what, self.session.dag_api.get_dag_without_preload_content, dag_id)
+        return self.session.parse(
+            what, parse_dag, self._get(what, self.session.dag_api.get_dag_without_preload_content, dag_id)
         )
 
     def get_dag_details(self, dag_id: str) -> DagDetails:
         what = f"read DAG {dag_id!r}"
         data = self._get(what, self.session.dag_api.get_dag_details_without_preload_content, dag_id)
-        return self._parse(what, _parse_dag_details, data)
-
-    def set_paused(self, dag_id: str, paused: bool) -> Dag:
-        what = f"{'pause' if paused else 'unpause'} DAG {dag_id!r}"
-        o = self.session.o
-        data = self._write(
-            what,
-            self.session.dag_api.patch_dag_without_preload_content,
-            dag_id,
-            o.DAGPatchBody(is_paused=bool(paused)),
-            update_mask=["is_paused"],
-        )
-        return self._parse(what, _parse_dag, data)
+        return self.session.parse(what, parse_dag_details, data)
 
     # -- DAG runs -------------------------------------------------------------
 
@@ -275,7 +239,7 @@ class AirflowClient:
                 state=list(state) if state else None,
             )
 
-        return self._parse_many(what, _parse_dag_run, self._pages(what, "dag_runs", fetch, max_items=max(0, limit)))
+        return self._parse_many(what, parse_dag_run, self._pages(what, "dag_runs", fetch, max_items=max(0, limit)))
 
     def latest_dag_runs(self, dag_ids: Iterable[str] | None = None, *, window: int = PAGE_SIZE) -> dict[str, DagRun]:
         """The latest run (by ``run_after``) of each DAG, for the DAG list.
@@ -305,54 +269,7 @@ class AirflowClient:
     def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
         what = f"read run {run_id!r} of DAG {dag_id!r}"
         data = self._get(what, self.session.dag_run_api.get_dag_run_without_preload_content, dag_id, run_id)
-        return self._parse(what, _parse_dag_run, data)
-
-    def trigger_dag_run(
-        self,
-        dag_id: str,
-        *,
-        run_id: str | None = None,
-        conf: dict[str, Any] | None = None,
-        logical_date: datetime | None = None,
-        note: str | None = None,
-    ) -> DagRun:
-        """Create a manual run (never retried here).  A ``run_id`` that exists
-        -> :class:`AirflowConflict`; params Airflow rejects ->
-        :class:`AirflowBadRequest` with Airflow's message."""
-        what = f"trigger DAG {dag_id!r}"
-        o = self.session.o
-        if logical_date is not None and logical_date.tzinfo is None:
-            raise AirflowBadRequest(self.name, f"cannot {what}: logical_date must be timezone-aware")
-        try:
-            body = o.TriggerDAGRunPostBody(dag_run_id=run_id, conf=conf, logical_date=logical_date, note=note)
-        except ValueError as exc:
-            raise self.session._bad_arguments(what, exc) from None
-        try:
-            data = self._write(what, self.session.dag_run_api.trigger_dag_run_without_preload_content, dag_id, body)
-        except AirflowConflict as exc:
-            if run_id is not None:
-                reason = f"cannot {what}: a run with run id {run_id!r} already exists"
-            else:
-                reason = f"cannot {what}: a run with that logical date already exists"
-            raise AirflowConflict(self.name, reason, status=exc.status) from None
-        return self._parse(what, _parse_dag_run, data)
-
-    def set_dag_run_state(self, dag_id: str, run_id: str, state: str) -> DagRun:
-        what = f"set the state of run {run_id!r} of DAG {dag_id!r}"
-        if state not in DAG_RUN_SETTABLE_STATES:
-            raise AirflowBadRequest(
-                self.name, f"cannot {what}: state must be one of {', '.join(DAG_RUN_SETTABLE_STATES)}"
-            )
-        o = self.session.o
-        data = self._write(
-            what,
-            self.session.dag_run_api.patch_dag_run_without_preload_content,
-            dag_id,
-            run_id,
-            o.DAGRunPatchBody(state=o.DagRunMutableStates(state)),
-            update_mask=["state"],
-        )
-        return self._parse(what, _parse_dag_run, data)
+        return self.session.parse(what, parse_dag_run, data)
 
     # -- task instances -------------------------------------------------------
 
@@ -372,64 +289,7 @@ class AirflowClient:
                 order_by=["id"],
             )
 
-        return self._parse_many(what, _parse_task_instance, self._pages(what, "task_instances", fetch))
-
-    def clear_task_instances(
-        self,
-        dag_id: str,
-        *,
-        run_id: str,
-        task_ids: list[str] | None = None,
-        only_failed: bool = False,
-        dry_run: bool = False,
-    ) -> list[TaskInstance]:
-        """Clear (re-run) tasks of one run; returns the task instances cleared
-        (or, with ``dry_run``, that would be).  The run goes back to queued."""
-        what = f"clear tasks of run {run_id!r} of DAG {dag_id!r}"
-        o = self.session.o
-        try:
-            body = o.ClearTaskInstancesBody(
-                dag_run_id=run_id,
-                task_ids=[o.ClearTaskInstancesBodyTaskIdsInner(t) for t in task_ids] if task_ids else None,
-                only_failed=only_failed,
-                dry_run=dry_run,
-            )
-        except ValueError as exc:
-            raise self.session._bad_arguments(what, exc) from None
-        call = self._get if dry_run else self._write
-        data = call(
-            what, self.session.task_instance_api.post_clear_task_instances_without_preload_content, dag_id, body
-        )
-        return self._parse(
-            what, lambda d: [_parse_task_instance(t) for t in _list(_dict(d, "answer"), "task_instances")], data
-        )
-
-    def set_task_instance_state(
-        self,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
-        state: str,
-        *,
-        map_index: int | None = None,
-    ) -> list[TaskInstance]:
-        """Mark a task instance success/failed/skipped; returns those changed."""
-        what = f"set the state of task {task_id!r} in run {run_id!r} of DAG {dag_id!r}"
-        if state not in TASK_SETTABLE_STATES:
-            raise AirflowBadRequest(self.name, f"cannot {what}: state must be one of {', '.join(TASK_SETTABLE_STATES)}")
-        o = self.session.o
-        body = o.PatchTaskInstanceBody(new_state=o.TaskInstanceState(state))
-        api = self.session.task_instance_api
-        where: tuple[str | int, ...]
-        if map_index is None or map_index < 0:
-            patch, where = api.patch_task_instance_without_preload_content, (dag_id, run_id, task_id)
-        else:
-            patch = api.patch_task_instance_by_map_index_without_preload_content
-            where = (dag_id, run_id, task_id, map_index)
-        data = self._write(what, patch, *where, body, update_mask=["new_state"])
-        return self._parse(
-            what, lambda d: [_parse_task_instance(t) for t in _list(_dict(d, "answer"), "task_instances")], data
-        )
+        return self._parse_many(what, parse_task_instance, self._pages(what, "task_instances", fetch))
 
     # -- logs ---------------------------------------------------------------
 
@@ -462,15 +322,7 @@ class AirflowClient:
             _headers={"Accept": "application/json"},
             _read_timeout=read_timeout,
         )
-
-        def parse(d: Any) -> LogPage:
-            d = _dict(d, "answer")
-            return LogPage(
-                lines=[parse_log_line(line) for line in _list(d, "content")],
-                continuation_token=_ostr(d, "continuation_token"),
-            )
-
-        return self._parse(what, parse, data)
+        return self.session.parse(what, parse_log_page, data)
 
     def iter_log_lines(
         self,

@@ -3,25 +3,20 @@
 Contract: everything here is pure -- no I/O, no Flask, no official client.
 The result types (:class:`Dag`, :class:`DagDetails`, :class:`DagRun`,
 :class:`TaskInstance`, :class:`LogLine`, :class:`LogPage`) are what the app
-sees; ``to_dict()`` gives a JSON-ready dict (ISO datetimes).  The ``_parse_*``
-functions turn one decoded JSON object into one of them, and raise
-:class:`_Bad` (carrying the offending field name) -- never anything else -- when
-a field is missing or of the wrong type; the caller turns that into
+sees; ``to_dict()`` gives a JSON-ready dict (ISO datetimes).  The ``parse_*``
+functions turn one decoded JSON answer into results, and raise
+:class:`BadPayload` (naming the offending field) -- never anything else -- when
+a field is missing or of the wrong type; the session turns that into
 :class:`~console.airflow.errors.AirflowUnexpectedPayload`.  Naive datetimes are
-read as UTC.  :func:`readable_detail` renders an error body's ``detail`` as one
-short sentence that never echoes submitted values.
+read as UTC.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-_MAX_REASON = 300
 
 # --------------------------------------------------------------------------
 # Plain results
@@ -138,24 +133,28 @@ class LogPage(_Plain):
 
 
 # --------------------------------------------------------------------------
-# Payload reading helpers: JSON dict -> typed values, or _Bad(field)
+# Payload reading helpers: JSON dict -> typed values, or BadPayload(field)
 # --------------------------------------------------------------------------
 
 
-class _Bad(Exception):
-    """A field is missing or of the wrong type."""
+class BadPayload(Exception):
+    """A field of an answer is missing or of the wrong type; ``.field`` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
 
 
 def _dict(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _Bad(name)
+        raise BadPayload(name)
     return value
 
 
 def _str(d: dict[str, Any], key: str) -> str:
     value = d.get(key)
     if not isinstance(value, str):
-        raise _Bad(key)
+        raise BadPayload(key)
     return value
 
 
@@ -163,13 +162,13 @@ def _ostr(d: dict[str, Any], key: str) -> str | None:
     value = d.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise _Bad(key)
+    raise BadPayload(key)
 
 
 def _bool(d: dict[str, Any], key: str, default: bool | None = None) -> bool:
     value = d.get(key, default)
     if not isinstance(value, bool):
-        raise _Bad(key)
+        raise BadPayload(key)
     return value
 
 
@@ -177,7 +176,7 @@ def _obool(d: dict[str, Any], key: str) -> bool | None:
     value = d.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise _Bad(key)
+    raise BadPayload(key)
 
 
 def _oint(d: dict[str, Any], key: str) -> int | None:
@@ -185,14 +184,14 @@ def _oint(d: dict[str, Any], key: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad(key)
+        raise BadPayload(key)
     return value
 
 
 def _int(d: dict[str, Any], key: str) -> int:
     value = _oint(d, key)
     if value is None:
-        raise _Bad(key)
+        raise BadPayload(key)
     return value
 
 
@@ -201,7 +200,7 @@ def _ofloat(d: dict[str, Any], key: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Bad(key)
+        raise BadPayload(key)
     return float(value)
 
 
@@ -209,11 +208,11 @@ def _parse_dt(value: Any, key: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Bad(key)
+        raise BadPayload(key)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _Bad(key) from None
+        raise BadPayload(key) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -233,14 +232,14 @@ def _strlist(d: dict[str, Any], key: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Bad(key)
+        raise BadPayload(key)
     return list(value)
 
 
 def _list(d: dict[str, Any], key: str) -> list[Any]:
     value = d.get(key)
     if not isinstance(value, list):
-        raise _Bad(key)
+        raise BadPayload(key)
     return value
 
 
@@ -272,11 +271,11 @@ def _dag_fields(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _parse_dag(raw: Any) -> Dag:
+def parse_dag(raw: Any) -> Dag:
     return Dag(**_dag_fields(_dict(raw, "dag")))
 
 
-def _parse_dag_details(raw: Any) -> DagDetails:
+def parse_dag_details(raw: Any) -> DagDetails:
     d = _dict(raw, "dag")
     return DagDetails(
         **_dag_fields(d),
@@ -291,7 +290,7 @@ def _parse_dag_details(raw: Any) -> DagDetails:
     )
 
 
-def _parse_dag_run(raw: Any) -> DagRun:
+def parse_dag_run(raw: Any) -> DagRun:
     d = _dict(raw, "dag_run")
     return DagRun(
         dag_id=_str(d, "dag_id"),
@@ -312,7 +311,7 @@ def _parse_dag_run(raw: Any) -> DagRun:
     )
 
 
-def _parse_task_instance(raw: Any) -> TaskInstance:
+def parse_task_instance(raw: Any) -> TaskInstance:
     d = _dict(raw, "task_instance")
     return TaskInstance(
         dag_id=_str(d, "dag_id"),
@@ -344,7 +343,7 @@ def parse_log_line(raw: Any) -> LogLine:
     extra = {k: v for k, v in d.items() if k not in ("event", "timestamp", "level")}
     try:
         timestamp = _odt(d, "timestamp")
-    except _Bad:
+    except BadPayload:
         timestamp, extra["timestamp"] = None, d.get("timestamp")
     level = d.get("level")
     return LogLine(
@@ -355,44 +354,34 @@ def parse_log_line(raw: Any) -> LogLine:
     )
 
 
-# --------------------------------------------------------------------------
-# Messages
-# --------------------------------------------------------------------------
+def parse_log_page(raw: Any) -> LogPage:
+    """A JSON page of a task log: ``{"content": [...], "continuation_token": ...}``."""
+    d = _dict(raw, "answer")
+    return LogPage(
+        lines=[parse_log_line(line) for line in _list(d, "content")],
+        continuation_token=_ostr(d, "continuation_token"),
+    )
 
 
-def _shorten(text: str, limit: int = _MAX_REASON) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def parse_page(raw: Any, key: str) -> tuple[list[Any], int | None]:
+    """One page of a collection: its rows under ``key``, and ``total_entries`` if given."""
+    d = _dict(raw, "answer")
+    return _list(d, key), _oint(d, "total_entries")
 
 
-def readable_detail(body: bytes | str | None) -> str | None:
-    """Airflow's error ``detail`` as one short readable sentence, or ``None``.
+def parse_task_instances(raw: Any) -> list[TaskInstance]:
+    """The ``task_instances`` of an answer (a clear, a state change)."""
+    return [parse_task_instance(t) for t in _list(_dict(raw, "answer"), "task_instances")]
 
-    ``detail`` is a string (``"Dag with dag_id: 'x' not found"``; for invalid
-    params a jsonschema report whose first paragraph is kept), a list of
-    FastAPI validation errors (rendered ``field: message``, never echoing the
-    ``input`` -- which may hold a password), or a dict (``reason``).
-    """
-    if not body:
-        return None
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    detail = data.get("detail") if isinstance(data, dict) else None
-    if isinstance(detail, str):
-        return _shorten(detail.split("\n\n", 1)[0]) or None
-    if isinstance(detail, list):
-        parts = []
-        for item in detail[:5]:
-            if not isinstance(item, dict):
-                continue
-            loc = [str(x) for x in item.get("loc") or [] if x not in ("body", "query", "path")]
-            msg = str(item.get("msg") or "invalid")
-            parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
-        return _shorten("; ".join(parts)) or None
-    if isinstance(detail, dict):
-        for key in ("reason", "message", "detail"):
-            if isinstance(detail.get(key), str):
-                return _shorten(detail[key])
-    return None
+
+def parse_version(raw: Any) -> dict[str, str | None]:
+    """``{"version": "3.3.2", "git_version": ...}``"""
+    return {"version": _str(_dict(raw, "answer"), "version"), "git_version": _ostr(raw, "git_version")}
+
+
+def parse_health(raw: Any) -> dict[str, str | None]:
+    """``{"metadatabase": "healthy", ...}``: each component's status (``None`` when absent)."""
+    out: dict[str, str | None] = {}
+    for component, info in _dict(raw, "answer").items():
+        out[component] = None if info is None else _ostr(_dict(info, component), "status")
+    return out

@@ -8,7 +8,9 @@ Every request gets a ``(connect, read)`` timeout; only idempotent requests
 (GETs and the token request) are retried, with exponential backoff, on
 connection errors, timeouts and HTTP 429/502/503/504; every failure leaves as an
 :mod:`console.airflow.errors` exception with secrets scrubbed from its message
--- never an ``ApiException`` or a urllib3 error.
+-- never an ``ApiException`` or a urllib3 error (the words are
+:mod:`console.airflow.failures`); an answer that does not fit its parser
+raises :class:`~console.airflow.errors.AirflowUnexpectedPayload` (:meth:`AirflowSession.parse`).
 
 How the official client is used: it builds every request (paths under
 ``/api/v2``, query and body serialisation, body models) and owns the urllib3
@@ -21,135 +23,42 @@ in a newer Airflow), validating a 50,000-line log through the ``Content``
 anyOf model costs seconds, and the app wants dataclasses anyway.  The two
 endpoints the client does not cover (the token, ndjson streaming of logs) use
 the same urllib3 pool, timeouts, token and error mapping
-(:class:`LogLineStream` reads the latter).
+(:class:`~console.airflow.log_stream.LogLineStream` reads the latter).
 
-The official client is imported lazily, on the first session built.
+The official client (typed in :mod:`console.airflow.official`) is imported
+lazily, when the first session is built.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http import HTTPStatus
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
+from urllib3.exceptions import HTTPError
 
 from console.airflow.errors import (
     AirflowAuthError,
     AirflowBadRequest,
-    AirflowConflict,
     AirflowError,
-    AirflowNotFound,
     AirflowUnavailable,
     AirflowUnexpectedPayload,
 )
-from console.airflow.ids import path_segment
-from console.airflow.payloads import LogLine, _Bad, _shorten, parse_log_line, readable_detail
+from console.airflow.failures import bad_arguments_detail, http_failure, shorten, unavailable_reason
+from console.airflow.payloads import BadPayload
 from console.airflow.tokens import TOKEN_CACHE, TokenCache, fingerprint
+from console.airflow.urls import normalize_base_url
 
 log = logging.getLogger(__name__)
 
 #: Statuses worth retrying a GET on (transient overload / proxy trouble).
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
-# --------------------------------------------------------------------------
-# The official client, imported lazily: ``import airflow_client.client`` takes
-# ~2 s (it builds hundreds of pydantic models), which the app, its CLI and the
-# tests should not pay just for importing this module.
-# --------------------------------------------------------------------------
-_official_lock = threading.Lock()
-_official_ns: SimpleNamespace | None = None
-
-
-def _official() -> SimpleNamespace:
-    global _official_ns
-    with _official_lock:
-        if _official_ns is None:
-            from airflow_client.client.api.dag_api import DAGApi
-            from airflow_client.client.api.dag_run_api import DagRunApi
-            from airflow_client.client.api.monitor_api import MonitorApi
-            from airflow_client.client.api.task_instance_api import TaskInstanceApi
-            from airflow_client.client.api.version_api import VersionApi
-            from airflow_client.client.api_client import ApiClient
-            from airflow_client.client.configuration import Configuration
-            from airflow_client.client.exceptions import ApiException, OpenApiException
-            from airflow_client.client.models.clear_task_instances_body import ClearTaskInstancesBody
-            from airflow_client.client.models.clear_task_instances_body_task_ids_inner import (
-                ClearTaskInstancesBodyTaskIdsInner,
-            )
-            from airflow_client.client.models.dag_patch_body import DAGPatchBody
-            from airflow_client.client.models.dag_run_mutable_states import DagRunMutableStates
-            from airflow_client.client.models.dag_run_patch_body import DAGRunPatchBody
-            from airflow_client.client.models.patch_task_instance_body import PatchTaskInstanceBody
-            from airflow_client.client.models.task_instance_state import TaskInstanceState
-            from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
-
-            _official_ns = SimpleNamespace(
-                DAGApi=DAGApi,
-                DagRunApi=DagRunApi,
-                MonitorApi=MonitorApi,
-                TaskInstanceApi=TaskInstanceApi,
-                VersionApi=VersionApi,
-                ApiClient=_path_safe(ApiClient),
-                Configuration=Configuration,
-                ApiException=ApiException,
-                OpenApiException=OpenApiException,
-                ClearTaskInstancesBody=ClearTaskInstancesBody,
-                ClearTaskInstancesBodyTaskIdsInner=ClearTaskInstancesBodyTaskIdsInner,
-                DAGPatchBody=DAGPatchBody,
-                DagRunMutableStates=DagRunMutableStates,
-                DAGRunPatchBody=DAGRunPatchBody,
-                PatchTaskInstanceBody=PatchTaskInstanceBody,
-                TaskInstanceState=TaskInstanceState,
-                TriggerDAGRunPostBody=TriggerDAGRunPostBody,
-            )
-        return _official_ns
-
-
-def _path_safe(api_client: type) -> type:
-    """``api_client`` with every path parameter encoded by :func:`path_segment`.
-
-    The generated client quotes path parameters with ``safe=""`` but leaves ``.`` as it is, and
-    urllib3 then resolves a ``..`` segment: ``get_dag_details("..")`` asked for
-    ``/api/v2/details``.  Substituting the parameters here, before the generated code sees
-    them, closes that for every operation at once.
-    """
-
-    class PathSafeApiClient(api_client):  # type: ignore[misc,valid-type]
-        def param_serialize(self, method: str, resource_path: str, path_params: Any = None, *a: Any, **kw: Any) -> Any:
-            for name, value in (path_params or {}).items():
-                resource_path = resource_path.replace("{" + name + "}", path_segment(value))
-            return super().param_serialize(method, resource_path, None, *a, **kw)
-
-    return PathSafeApiClient
-
-
-def normalize_base_url(base_url: str) -> str:
-    """``http://host:8080/`` or ``.../api/v2`` -> ``http://host:8080``."""
-    url = (base_url or "").strip().rstrip("/")
-    for suffix in ("/api/v2", "/api/v1", "/api"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-    if not re.match(r"^https?://[^/]", url):
-        raise ValueError(f"not an http(s) URL: {base_url!r}")
-    return url
-
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------
 # Low level: the session
@@ -203,21 +112,21 @@ class AirflowSession:
         self._token_key = (self.base_url, username or "")
         self._sleep = time.sleep
 
-        o = _official()
-        self.o = o
-        config = o.Configuration(host=self.base_url)
+        from console.airflow import official  # lazily: importing the official client takes ~2 s
+
+        config = official.Configuration(host=self.base_url)
         config.verify_ssl = verify_tls
         # urllib3 must not retry on its own: its default would also retry
         # connection errors of a POST.  Retries happen in _execute, GETs only.
         config.retries = False
-        self.api_client = o.ApiClient(config)
+        self.api_client = official.PathSafeApiClient(config)
         self.api_client.user_agent = "airflow-console"
         self.pool: urllib3.PoolManager = self.api_client.rest_client.pool_manager
-        self.dag_api = o.DAGApi(self.api_client)
-        self.dag_run_api = o.DagRunApi(self.api_client)
-        self.task_instance_api = o.TaskInstanceApi(self.api_client)
-        self.version_api = o.VersionApi(self.api_client)
-        self.monitor_api = o.MonitorApi(self.api_client)
+        self.dag_api = official.DAGApi(self.api_client)
+        self.dag_run_api = official.DagRunApi(self.api_client)
+        self.task_instance_api = official.TaskInstanceApi(self.api_client)
+        self.version_api = official.VersionApi(self.api_client)
+        self.monitor_api = official.MonitorApi(self.api_client)
 
     # -- public low-level entry points ------------------------------------
 
@@ -322,7 +231,8 @@ class AirflowSession:
         Returns ``(status, headers, body_bytes)``, or with ``stream=True`` the
         open urllib3 response of a 2xx answer.
         """
-        o = self.o
+        from console.airflow.official import OpenApiException, is_request_side
+
         attempt = 0
         refreshed = False
         while True:
@@ -337,18 +247,18 @@ class AirflowSession:
                     return resp
                 body = resp.data  # whole answer (errors and JSON pages are small)
                 resp.release_conn()
-            except (HTTPError, OSError, o.OpenApiException) as exc:
+            except (HTTPError, OSError, OpenApiException) as exc:
                 if resp is not None:
                     resp.close()
-                if _is_request_side(exc, o):
-                    raise self._bad_arguments(what, exc) from None
+                if is_request_side(exc):
+                    raise self.bad_arguments(what, exc) from None
                 if idempotent and attempt < self.attempts:
                     log.info("Airflow %s: %s failed (%s), retrying", self.name, what, type(exc).__name__)
                     self._backoff_sleep(attempt)
                     continue
-                raise self._unavailable(what, exc, attempt) from None
+                raise self.unavailable(what, exc, attempt) from None
             except ValueError as exc:  # pydantic ValidationError of the arguments
-                raise self._bad_arguments(what, exc) from None
+                raise self.bad_arguments(what, exc) from None
 
             if status == 401 and authenticate and token and not self._static_token and not refreshed:
                 # The cached token expired early or the server's secret changed.
@@ -369,6 +279,8 @@ class AirflowSession:
             return None
         try:
             return json.loads(body)
+        except RecursionError:  # a broken or hostile server; the decoder gives up past ~1,000 levels
+            raise AirflowUnexpectedPayload(self.name, f"cannot {what}: the answer is nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             ctype = (headers.get("Content-Type") if headers is not None else None) or "unknown type"
             hint = " (is the base URL the Airflow API server's?)" if "html" in ctype else ""
@@ -386,159 +298,31 @@ class AirflowSession:
         # Any JWT-looking string, whoever's.
         return re.sub(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]+", "***", text)
 
-    def _error(self, cls: type[AirflowError], reason: str, status: int | None = None) -> AirflowError:
+    # -- error mapping (the words are in console.airflow.failures) ---------
+
+    def error(self, cls: type[AirflowError], reason: str, status: int | None = None) -> AirflowError:
+        """A ``cls`` error naming this server, with secrets scrubbed from ``reason``."""
         return cls(self.name, self._scrub(reason), status=status)
 
-    def _bad_arguments(self, what: str, exc: Exception) -> AirflowError:
-        errors = getattr(exc, "errors", None)
-        detail = ""
-        if callable(errors):
-            try:
-                first = errors()[0]
-                loc = ".".join(str(x) for x in first.get("loc", ()))
-                detail = f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
-            except (IndexError, TypeError, AttributeError):
-                detail = ""
-        elif type(exc) is ValueError:  # raised by our own checks (an empty path segment), not pydantic
-            detail = str(exc)
-        return self._error(
-            AirflowBadRequest, _shorten(f"cannot {what}: invalid arguments ({detail or type(exc).__name__})")
-        )
+    def bad_arguments(self, what: str, exc: Exception) -> AirflowError:
+        """:class:`AirflowBadRequest` for arguments refused before anything was sent."""
+        return self.error(AirflowBadRequest, shorten(f"cannot {what}: invalid arguments ({bad_arguments_detail(exc)})"))
 
-    def _unavailable(self, what: str, exc: BaseException, tries: int = 1) -> AirflowError:
-        text = str(exc).lower()
-        # NewConnectionError subclasses ConnectTimeoutError: test it first.
-        if isinstance(exc, NameResolutionError) or "name or service not known" in text:
-            why = "its host name cannot be resolved"
-        elif isinstance(exc, NewConnectionError) and "refused" in text:
-            why = "connection refused"
-        elif isinstance(exc, ConnectTimeoutError) and (not isinstance(exc, NewConnectionError) or "timed out" in text):
-            why = f"no connection within {self.connect_timeout:g} s"
-        elif isinstance(exc, NewConnectionError):
-            why = "cannot connect"
-        elif isinstance(exc, ReadTimeoutError):
-            why = f"no answer within {self.read_timeout:g} s"
-        elif isinstance(exc, SSLError) or (isinstance(exc, self.o.ApiException) and exc.status == 0):
-            why = "TLS error (" + _shorten(str(getattr(exc, "reason", exc)).split("\n")[-1], 120) + ")"
-        elif isinstance(exc, ProtocolError):
-            why = "the connection was dropped"
-        else:
-            why = f"request failed ({type(exc).__name__})"
+    def unavailable(self, what: str, exc: BaseException, tries: int = 1) -> AirflowError:
+        """:class:`AirflowUnavailable` for a connection-level failure after ``tries`` tries."""
+        why = unavailable_reason(exc, connect_timeout=self.connect_timeout, read_timeout=self.read_timeout)
         after = f" after {tries} tries" if tries > 1 else ""
-        return self._error(AirflowUnavailable, f"cannot {what}: {why}{after}")
+        return self.error(AirflowUnavailable, f"cannot {what}: {why}{after}")
+
+    def parse(self, what: str, parser: Callable[[Any], T], raw: Any) -> T:
+        """``parser(raw)``; an answer that does not fit raises :class:`AirflowUnexpectedPayload`."""
+        try:
+            return parser(raw)
+        except BadPayload as exc:
+            raise self.error(
+                AirflowUnexpectedPayload, f"cannot {what}: unexpected answer ({exc.field} missing or invalid)"
+            ) from None
 
     def _http_error(self, what: str, status: int, body: bytes, headers: Any) -> AirflowError:
-        detail = readable_detail(body)
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "error"
-        if status == 401:
-            if self._static_token:
-                why = "the API token was refused (expired or wrong?)"
-            elif self.username:
-                why = "the login token was refused even after logging in again"
-            else:
-                why = "authentication required (no credentials configured)"
-            return self._error(AirflowAuthError, f"cannot {what}: {why}", status)
-        if status == 403:
-            who = f"user {self.username!r}" if self.username else "this token"
-            return self._error(AirflowAuthError, f"cannot {what}: {who} is not allowed to (403 Forbidden)", status)
-        if status == 404:
-            return self._error(AirflowNotFound, f"cannot {what}: {detail or 'not found'}", status)
-        if status == 409:
-            return self._error(AirflowConflict, f"cannot {what}: {detail or 'conflict'}", status)
-        if status in (400, 422):
-            return self._error(AirflowBadRequest, f"cannot {what}: {detail or phrase}", status)
-        if status == 429 or status >= 500:
-            return self._error(AirflowUnavailable, f"cannot {what}: Airflow answered {status} {phrase}", status)
-        if 300 <= status < 400:
-            where = headers.get("Location") if headers is not None else None
-            return self._error(
-                AirflowUnexpectedPayload,
-                f"cannot {what}: redirected{' to ' + _shorten(where, 100) if where else ''}"
-                " (is the base URL the Airflow API server's?)",
-                status,
-            )
-        return self._error(AirflowError, f"cannot {what}: Airflow answered {status} {detail or phrase}", status)
-
-
-def _is_request_side(exc: BaseException, o: SimpleNamespace) -> bool:
-    """Errors the official client raises while *building* a request."""
-    return isinstance(exc, o.OpenApiException) and not isinstance(exc, o.ApiException)
-
-
-# --------------------------------------------------------------------------
-# Streamed logs
-# --------------------------------------------------------------------------
-
-
-class LogLineStream(Iterator[LogLine]):
-    """Log lines read one by one from an ndjson answer; closes the connection
-    when exhausted, on ``close()``, or as a context manager."""
-
-    def __init__(self, session: AirflowSession, what: str, response: Any, chunk_size: int = 64 * 1024) -> None:
-        self._session = session
-        self._what = what
-        self._response = response
-        self._lines = self._generate(chunk_size)
-        self._done = False
-
-    def _generate(self, chunk_size: int) -> Iterator[LogLine]:
-        buffer = b""
-        for chunk in self._response.stream(chunk_size, decode_content=True):
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                line = self._parse(raw)
-                if line is not None:
-                    yield line
-        line = self._parse(buffer)
-        if line is not None:
-            yield line
-
-    def _parse(self, raw: bytes) -> LogLine | None:
-        raw = raw.strip()
-        if not raw:
-            return None
-        try:
-            return parse_log_line(json.loads(raw))
-        except (ValueError, UnicodeDecodeError, _Bad):
-            # Not a JSON message: keep the text rather than lose the line.
-            return LogLine(timestamp=None, level=None, event=raw.decode("utf-8", "replace"), extra={})
-
-    def __iter__(self) -> LogLineStream:
-        return self
-
-    def __next__(self) -> LogLine:
-        if self._done:
-            raise StopIteration
-        try:
-            return next(self._lines)
-        except StopIteration:
-            self._finish(release=True)
-            raise
-        except (HTTPError, OSError) as exc:
-            self._finish(release=False)
-            raise self._session._unavailable(self._what, exc) from None
-
-    def _finish(self, *, release: bool) -> None:
-        if not self._done:
-            self._done = True
-            if release:
-                self._response.release_conn()
-            else:
-                self._response.close()
-
-    def close(self) -> None:
-        self._finish(release=False)
-
-    def __enter__(self) -> LogLineStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # never raise from a finaliser
-            self.close()
+        cls, why = http_failure(status, body, headers, static_token=bool(self._static_token), username=self.username)
+        return self.error(cls, f"cannot {what}: {why}", status)

@@ -153,10 +153,8 @@ class Lane:
         server = db.session.get(AirflowServer, self.server_id)
         if server is None or not server.enabled:
             return
-        session = getattr(fires.client_for(server), "session", None)
-        if session is not None:
-            with contextlib.suppress(AirflowError, SecretUnreadable):
-                session.token()
+        with contextlib.suppress(AirflowError, SecretUnreadable):
+            fires.client_for(server).log_in()
 
     def work_once(self, now: datetime | None = None) -> bool:
         """Claim a batch of this server's due runs and attempt them; False when none was due."""

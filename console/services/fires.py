@@ -233,6 +233,12 @@ class TriggerClient(Protocol):
     ) -> Any: ...
 
 
+class LaneClient(TriggerClient, Protocol):
+    """What a scheduler lane needs: :class:`TriggerClient`, and logging in ahead of time."""
+
+    def log_in(self) -> None: ...
+
+
 class _Unusable:
     """A client that could not be built: every trigger fails with the reason (and is retried)."""
 
@@ -242,8 +248,11 @@ class _Unusable:
     def trigger_dag_run(self, dag_id: str, **_kwargs: Any) -> Any:
         raise self.error
 
+    def log_in(self) -> None:
+        raise self.error
 
-def client_for(server: AirflowServer) -> TriggerClient:
+
+def client_for(server: AirflowServer) -> LaneClient:
     """The server's Airflow client, or one failing with the reason it cannot be built."""
     from console.airflow.registry import client_for as registry_client_for
 

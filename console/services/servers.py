@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from console.airflow import urls as airflow_urls
 from console.extensions import db
 from console.models import AirflowServer
 from console.models.timeutil import utcnow
@@ -29,16 +29,12 @@ class SecretRequired(ServiceError):
 
 
 def normalize_base_url(url: str) -> str:
-    """``http(s)://host[:port][/prefix]`` without a trailing slash; anything else is refused."""
-    url = (url or "").strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ServiceError(f"Base URL must look like http://host:port, got {url!r}.")
-    if parts.query or parts.fragment:
-        raise ServiceError("Base URL must not have a query string or fragment.")
-    if parts.path.endswith("/api/v2"):
-        url = url[: -len("/api/v2")]
-    return url
+    """``url`` by the Airflow client's one rule set (:func:`console.airflow.urls.normalize_base_url`);
+    a refused URL raises :class:`ServiceError` saying why."""
+    try:
+        return airflow_urls.normalize_base_url(url)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from None
 
 
 def set_secret(server: AirflowServer, secret: str | None) -> None:

@@ -311,7 +311,7 @@ def test_fake_airflow_401_after_refresh_raises_auth_error(fake_airflow: FakeAirf
 def test_fake_airflow_401_on_trigger_refreshes_and_posts_again_once(fake_airflow: FakeAirflow) -> None:
     fake_airflow.route("POST", TRIGGER, Reply(200, run_json("r9")))
     client = client_for(fake_airflow)
-    client.session.token()
+    client.log_in()
     fake_airflow.revoke_tokens()
     run = client.trigger_dag_run("example_quick", run_id="r9")
     assert isinstance(run, DagRun) and run.run_id == "r9"
@@ -673,3 +673,30 @@ def test_fake_airflow_slow_log_needs_the_per_call_read_timeout(fake_airflow: Fak
     fake_airflow.route("GET", LOG_PATH, Reply(lines=[b'{"event": "late"}\n'], delay=0.6))
     with client.iter_log_lines("d", "r", "t", 1, read_timeout=5) as lines:
         assert [line.event for line in lines] == ["late"]
+
+
+# --- hostile nesting -------------------------------------------------------------------------
+
+#: Deeper than any recursion limit: the JSON decoder gives up with RecursionError.
+DEEP_JSON = b"[" * 200_000 + b"]" * 200_000
+
+
+def test_fake_airflow_deeply_nested_answer_raises_unexpected_payload(fake_airflow: FakeAirflow) -> None:
+    fake_airflow.route("GET", "/api/v2/version", Reply(200, body=DEEP_JSON))
+    with pytest.raises(AirflowUnexpectedPayload) as info:
+        client_for(fake_airflow).version()
+    assert "nested too deeply" in str(info.value)
+
+
+def test_fake_airflow_deeply_nested_error_body_keeps_the_status_error(fake_airflow: FakeAirflow) -> None:
+    fake_airflow.route("GET", "/api/v2/dags/d", Reply(404, body=DEEP_JSON))
+    with pytest.raises(AirflowNotFound) as info:
+        client_for(fake_airflow).get_dag("d")
+    assert info.value.reason == "cannot read DAG 'd': not found"
+
+
+def test_fake_airflow_deeply_nested_log_line_is_kept_as_text(fake_airflow: FakeAirflow) -> None:
+    deep = b"[" * 5_000 + b"]" * 5_000
+    fake_airflow.route("GET", LOG_PATH, Reply(lines=[deep + b"\n", b'{"event": "after"}\n']))
+    with client_for(fake_airflow).iter_log_lines("d", "r", "t", 1) as lines:
+        assert [line.event for line in lines] == [deep.decode(), "after"]
