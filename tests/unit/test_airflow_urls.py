@@ -45,6 +45,14 @@ def test_base_url_with_query_or_fragment_is_refused(given: str) -> None:
         normalize_base_url(given)
 
 
+@pytest.mark.parametrize(
+    "given", ["http://admin:s3cret@host:8080", "https://admin@host", "http://:s3cret@host", "http://a%40b:c@host/x"]
+)
+def test_base_url_with_a_credential_is_refused(given: str) -> None:
+    with pytest.raises(ValueError, match="must not contain a user name or password"):
+        normalize_base_url(given)
+
+
 def test_server_form_and_client_apply_the_same_rules() -> None:
     assert servers.normalize_base_url("http://host:8080/api/v1/") == "http://host:8080"
     with pytest.raises(ServiceError, match="query string"):
