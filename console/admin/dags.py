@@ -230,6 +230,19 @@ class DagsView(SecureBaseView):
         )
         return redirect(url_for(".run", server_id=server_id, dag_id=dag_id, run_id=run_id))
 
+    @expose(RUN + "/tasks/<airflow_key:task_id>/mark", methods=("POST",))
+    def mark_task(self, server_id: int, dag_id: str, run_id: str, task_id: str) -> Any:
+        state = request.form.get("state", "")
+        map_index = request.form.get("map_index", -1, type=int)
+        name = task_id if map_index < 0 else f"{task_id} [{map_index}]"
+        self._act(
+            lambda: dag_actions.mark_task(
+                current_user.email, server_id, dag_id, run_id, task_id, state, map_index=map_index
+            ),
+            f"Marked task {name} {state}.",
+        )
+        return redirect(url_for(".run", server_id=server_id, dag_id=dag_id, run_id=run_id))
+
     # --- helpers -------------------------------------------------------------------------
 
     def _act(self, action: Any, success: str) -> None:

@@ -1,10 +1,11 @@
 """The access policy, as data: which role an endpoint or action needs.
 
 Roles are ordered: a viewer reads everything except users and secrets; an
-operator is a viewer who may also trigger, pause, clear, and create and edit
-tasks; an admin may do everything. ``POLICY`` maps every Flask endpoint to the
-least role that may use it (``PUBLIC`` needs no sign-in). An endpoint missing
-from the table is refused, and the role x endpoint test fails on it.
+operator is a viewer who may also trigger, pause, clear and mark runs and task
+instances, and create and edit tasks; an admin may do everything. ``POLICY``
+maps every Flask endpoint to the least role that may use it (``PUBLIC`` needs
+no sign-in). An endpoint missing from the table is refused, and the role x
+endpoint test fails on it.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ POLICY: dict[str, str] = {
     "dags.trigger": OPERATOR,
     "dags.clear": OPERATOR,
     "dags.mark": OPERATOR,
+    "dags.mark_task": OPERATOR,
     "dags.log": VIEWER,
     "dags.log_lines": VIEWER,
     "dags.log_download": VIEWER,

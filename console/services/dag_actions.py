@@ -1,4 +1,4 @@
-"""Actions that change Airflow: pause, trigger, clear, mark; each one audited.
+"""Actions that change Airflow: pause, trigger, clear, mark a run or a task; each one audited.
 
 Every function raises :class:`DagActionError` (a
 :class:`~console.services.errors.ServiceError` whose message names the server
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 MARKABLE_RUN_STATES = ("success", "failed")
+MARKABLE_TASK_STATES = ("success", "failed")
 BULK_ACTIONS = ("pause", "unpause", "trigger")
 
 
@@ -143,6 +144,29 @@ def mark_run(actor: str, server_id: int, dag_id: str, run_id: str, state: str) -
     server = resolve_server(server_id)
     return _perform(
         actor, f"mark {state}", server, dag_id, lambda c: c.set_dag_run_state(dag_id, run_id, state), run_id=run_id
+    )
+
+
+def mark_task(
+    actor: str, server_id: int, dag_id: str, run_id: str, task_id: str, state: str, *, map_index: int = -1
+) -> list[TaskInstance]:
+    """Set one task instance's state to success or failed (``map_index`` -1: an unmapped task).
+
+    Airflow then clears the failed or upstream-failed tasks downstream of it, so they run
+    again; it refuses (409) a task instance already in ``state``.
+    """
+    if state not in MARKABLE_TASK_STATES:
+        raise ServiceError(f"A task can only be marked {' or '.join(MARKABLE_TASK_STATES)}.")
+    server = resolve_server(server_id)
+    return _perform(
+        actor,
+        f"mark {state}",
+        server,
+        dag_id,
+        lambda c: c.set_task_instance_state(dag_id, run_id, task_id, state, map_index=map_index),
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index,
     )
 
 

@@ -232,6 +232,32 @@ def test_mark_run_failed_then_success(login_as, sandbox_server, api) -> None:
     assert "can only be marked" in text(login_as.client.get(refused.headers["Location"]))
 
 
+def test_mark_a_failed_task_instance_success(login_as, sandbox_server, api) -> None:
+    run_id = api.trigger_dag_run("example_fails", note="console integration: mark task").run_id
+    assert wait_for_run(api, "example_fails", run_id).state == "failed"
+    login_as("operator")
+    run_url = f"/admin/dags/{sandbox_server}/example_fails/runs/{run_id}/"
+    page = text(login_as.client.get(run_url))
+    assert 'data-testid="mark-task-success"' in page and 'data-testid="mark-task-failed"' in page
+
+    response = login_as.post(run_url + "tasks/boom/mark", {"state": "success", "map_index": "-1"})
+
+    assert response.status_code == 302
+    assert {t.task_id: t.state for t in api.list_task_instances("example_fails", run_id)} == {"boom": "success"}
+    with login_as.app.app_context():
+        audited = db.session.scalars(sa.select(AirflowAction)).all()
+        rows = [(a.actor, a.user.email, a.action, a.dag_id, a.run_id, a.task_id, a.succeeded) for a in audited]
+    assert rows == [
+        ("operator@example.com", "operator@example.com", "mark success", "example_fails", run_id, "boom", True)
+    ]
+    page = text(login_as.client.get(run_url))
+    assert "Marked task boom success." in page and 'data-testid="task-state">success' in page
+
+    again = login_as.post(run_url + "tasks/boom/mark", {"state": "success"})
+    assert again.status_code == 302
+    assert "boom is already in success state" in text(login_as.client.get(again.headers["Location"]))
+
+
 # --- roles ---------------------------------------------------------------------------------
 
 
@@ -245,6 +271,8 @@ def test_viewer_sees_no_actions_and_forged_posts_are_refused(login_as, sandbox_s
     assert 'data-task-id="boom"' in detail and "clear-task" not in detail
     run = text(client.get(f"/admin/dags/{sandbox_server}/example_fails/runs/{failed_run}/"))
     assert "clear-task" not in run and "mark-success" not in run and 'data-testid="log-link"' in run
+    assert "mark-task-success" not in run and "mark-task-failed" not in run
+    assert wait_for_run(api, "example_fails", failed_run).state == "failed"
 
     base = f"/admin/dags/{sandbox_server}/example_quick"
     forged = {
@@ -253,11 +281,15 @@ def test_viewer_sees_no_actions_and_forged_posts_are_refused(login_as, sandbox_s
         f"{base}/trigger": {"param__x": "1"},
         f"/admin/dags/{sandbox_server}/example_fails/runs/{failed_run}/clear": {"task_id": "boom"},
         f"/admin/dags/{sandbox_server}/example_fails/runs/{failed_run}/mark": {"state": "success"},
+        f"/admin/dags/{sandbox_server}/example_fails/runs/{failed_run}/tasks/boom/mark": {"state": "success"},
     }
     for url, data in forged.items():
         assert login_as.post(url, data).status_code == 403, url
     assert client.get(f"{base}/trigger").status_code == 403
     assert api.get_dag("example_quick").is_paused is False
+    assert {t.task_id: t.state for t in api.list_task_instances("example_fails", failed_run)} == {"boom": "failed"}
+    with login_as.app.app_context():
+        assert db.session.scalars(sa.select(AirflowAction)).all() == []
 
 
 # --- a server that is down next to the sandbox ----------------------------------------------------
