@@ -1,10 +1,11 @@
-"""The Content-Security-Policy: scripts run only from our origin or with this response's nonce.
+"""The Content-Security-Policy: scripts and styles only from our origin or with this response's nonce.
 
 Each request gets a fresh nonce (:func:`csp_nonce`, also a Jinja global and
 Flask-Admin's ``csp_nonce_generator``); the header names it, so an injected
 ``<script>`` without it, an inline event handler or a ``javascript:`` URL does
-not run. The templates therefore carry no inline handlers: behaviour is bound
-from ``static/js`` through ``data-*`` attributes.
+not run, and neither does a ``style=`` attribute or a ``<style>`` without it. The templates
+therefore carry no inline handlers or styles: behaviour is bound from ``static/js`` through
+``data-*`` attributes, and looks come from the stylesheets in ``static``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import secrets
 
 from flask import Flask, Response, g
 
-# Inline styles stay allowed: Flask-Admin's widgets (select2, the date pickers) and
-# Bootstrap's JavaScript set style attributes, and a style cannot run code.
+# Styles follow the same rule as scripts: our stylesheets and ``<style nonce>`` only, so no
+# ``style=`` attribute in markup applies. Styles that scripts set through the DOM
+# (``element.style``: select2, Bootstrap, Chart.js) are not governed by the policy.
 _POLICY = (
     "default-src 'self'",
     "script-src 'self' 'nonce-{nonce}'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self' 'nonce-{nonce}'",
     "img-src 'self' data:",
     "connect-src 'self'",
     "font-src 'self' data:",
@@ -30,7 +32,7 @@ _POLICY = (
 
 
 def csp_nonce() -> str:
-    """This request's script nonce (made on first use)."""
+    """This request's script and style nonce (made on first use)."""
     nonce = g.get("csp_nonce")
     if nonce is None:
         nonce = g.csp_nonce = secrets.token_urlsafe(18)
@@ -38,7 +40,7 @@ def csp_nonce() -> str:
 
 
 def content_security_policy(nonce: str) -> str:
-    """The policy header value for a response whose scripts carry ``nonce``."""
+    """The policy header value for a response whose inline scripts and styles carry ``nonce``."""
     return "; ".join(_POLICY).format(nonce=nonce)
 
 

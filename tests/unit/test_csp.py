@@ -1,9 +1,10 @@
-"""The Content-Security-Policy allows scripts by nonce only, and the screens need nothing else.
+"""The Content-Security-Policy allows inline scripts and styles by nonce only, and the screens need nothing else.
 
 Every page the console renders is checked the way a browser would enforce the
-policy: a ``<script>`` runs only if it is loaded from our own origin or carries
-this response's nonce, and inline event handlers and ``javascript:`` URLs never
-run at all, so none may be rendered.
+policy: a ``<script>`` or ``<style>`` applies only if it is loaded from our own
+origin or carries this response's nonce, and inline event handlers,
+``javascript:`` URLs and ``style=`` attributes never apply at all, so none may
+be rendered.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import console
 from console.extensions import db
 from console.models import User
 from console.services import servers, tasks
-from tests.conftest import Auth
+from tests.conftest import Auth, csrf_token
 
 UNREACHABLE = "http://127.0.0.1:9"
 NONCE_RE = re.compile(r"'nonce-([A-Za-z0-9_-]{22,})'")
@@ -38,28 +39,33 @@ COPIED_TEMPLATES = sorted(
 )
 
 
-class PageScripts(HTMLParser):
-    """The script tags, event-handler attributes and ``javascript:`` URLs of a page."""
+class PageMarkup(HTMLParser):
+    """The script and style tags, event-handler and style attributes and ``javascript:`` URLs of a page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.scripts: list[dict[str, str | None]] = []
+        self.styles: list[dict[str, str | None]] = []
         self.handlers: list[str] = []
         self.script_urls: list[str] = []
+        self.style_attributes: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "script":
             self.scripts.append(dict(attrs))
+        if tag == "style":
+            self.styles.append(dict(attrs))
         for name, value in attrs:
             if name.startswith("on"):
                 self.handlers.append(f"<{tag} {name}={value!r}>")
+            if name == "style":
+                self.style_attributes.append(f"<{tag} style={value!r}>")
             if value and value.strip().lower().startswith("javascript:"):
                 self.script_urls.append(f"<{tag} {name}={value!r}>")
 
 
-def script_policy(csp: str) -> str:
-    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
-    return directives["script-src"]
+def policy_directives(csp: str) -> dict[str, str]:
+    return dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
 
 
 def screens(app: Flask) -> dict[str, str]:
@@ -90,14 +96,16 @@ def screens(app: Flask) -> dict[str, str]:
 
 
 def violations(response: Any) -> list[str]:
-    """What in this response a browser enforcing a nonce-only script policy would refuse or not need."""
+    """What in this response a browser enforcing a nonce-only script and style policy would refuse or not need."""
     if response.status_code != 200:
         return [f"status {response.status_code}"]
-    policy = script_policy(response.headers["Content-Security-Policy"])
-    nonces = NONCE_RE.findall(policy)
-    if len(nonces) != 1 or policy != f"'self' 'nonce-{nonces[0]}'":
-        return [f"script-src {policy}"]
-    markup = PageScripts()
+    directives = policy_directives(response.headers["Content-Security-Policy"])
+    nonces = NONCE_RE.findall(directives["script-src"])
+    if len(nonces) != 1 or directives["script-src"] != f"'self' 'nonce-{nonces[0]}'":
+        return [f"script-src {directives['script-src']}"]
+    if directives["style-src"] != f"'self' 'nonce-{nonces[0]}'":
+        return [f"style-src {directives['style-src']}"]
+    markup = PageMarkup()
     markup.feed(response.get_data(as_text=True))
     found = []
     for script in markup.scripts:
@@ -106,14 +114,22 @@ def violations(response: Any) -> list[str]:
             found.append(f"inline script without the nonce {script}")
         if src is not None and (not src.startswith("/") or src.startswith("//")):
             found.append(f"script from another origin {src}")
-    return found + markup.handlers + markup.script_urls
+    found += [f"style without the nonce {style}" for style in markup.styles if style.get("nonce") != nonces[0]]
+    return found + markup.handlers + markup.script_urls + markup.style_attributes
 
 
-def test_sign_in_page_runs_under_a_nonce_only_script_policy(client) -> None:
+def test_sign_in_page_runs_under_a_nonce_only_policy(client) -> None:
     assert violations(client.get("/login")) == []
 
 
-def test_screens_run_under_a_nonce_only_script_policy(app: Flask, login_as: Auth) -> None:
+def test_refused_sign_in_runs_under_a_nonce_only_policy(client) -> None:
+    response = client.post(
+        "/login", data={"email": "nobody@example.com", "password": "wrong", "csrf_token": csrf_token(client)}
+    )
+    assert ("fs-error-msg" in response.get_data(as_text=True), violations(response)) == (True, [])
+
+
+def test_screens_run_under_a_nonce_only_policy(app: Flask, login_as: Auth) -> None:
     client = login_as("admin")
     found = {name: violations(client.get(url)) for name, url in screens(app).items()}
     assert {name: problems for name, problems in found.items() if problems} == {}

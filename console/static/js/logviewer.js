@@ -4,8 +4,8 @@
 (function () {
   "use strict";
 
-  var root = document.querySelector("[data-log-lines]") && document.querySelector(".log-viewer");
-  if (!root) { return; }
+  var root = document.querySelector("[data-lines-url]");
+  if (!root || !root.querySelector("[data-log-lines]")) { return; }
 
   var el = function (sel) { return root.querySelector(sel); };
   var linesBox = el("[data-log-lines]");
@@ -33,7 +33,7 @@
     if (state.level) { params.set("level", state.level); }
     if (state.q) { params.set("q", state.q); }
     var sep = url.indexOf("?") >= 0 ? "&" : "?";
-    return fetch(url + sep + params.toString(), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+    return fetch(url + sep + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (resp) {
         return resp.json().catch(function () { return { failure: { message: "The console answered " + resp.status + "." } }; });
       });

@@ -1,6 +1,8 @@
-// Task page: while a run is pending or running, refresh the history and the success rate.
+/* Task page: while a run is pending or running (data-live="1" on the history), the history and the
+   success rate refresh themselves from a fresh copy of the page. */
 (function () {
   "use strict";
+
   var REFRESH_MS = 3000;
 
   function refresh() {
@@ -17,8 +19,8 @@
         });
       })
       .catch(function () { /* try again on the next tick */ })
-      .then(function () { setTimeout(refresh, REFRESH_MS); });
+      .then(function () { window.setTimeout(refresh, REFRESH_MS); });
   }
 
-  setTimeout(refresh, REFRESH_MS);
+  window.setTimeout(refresh, REFRESH_MS);
 })();

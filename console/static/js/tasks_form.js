@@ -1,18 +1,20 @@
-// Task form: live cron preview, the chosen server's DAGs, and the DAG's params as a conf starter.
+/* Task form: live cron preview, the chosen server's DAGs, and the DAG's params as a conf starter.
+   The form's fields are found by name, everything else through data-* attributes. */
 (function () {
   "use strict";
-  var form = document.querySelector("form.task-form");
+
+  var form = document.querySelector("form[data-preview-url][data-dags-url]");
   if (!form) { return; }
   var previewUrl = form.getAttribute("data-preview-url");
   var dagsUrl = form.getAttribute("data-dags-url");
-  var cronInput = document.getElementById("cron");
-  var tzSelect = document.getElementById("timezone");
-  var serverSelect = document.getElementById("server_id");
-  var dagSelect = document.getElementById("dag_id");
-  var confInput = document.getElementById("conf_json");
-  var preview = document.getElementById("cron-preview");
-  var dagStatus = document.getElementById("dag-status");
-  var paramsBox = document.getElementById("dag-params");
+  var cronInput = form.elements.namedItem("cron");
+  var tzSelect = form.elements.namedItem("timezone");
+  var serverSelect = form.elements.namedItem("server_id");
+  var dagSelect = form.elements.namedItem("dag_id");
+  var confInput = form.elements.namedItem("conf_json");
+  var preview = form.querySelector("[data-cron-preview]");
+  var dagStatus = form.querySelector("[data-dag-status]");
+  var paramsBox = form.querySelector("[data-dag-params]");
   var currentParams = {};
   var previewTimer = null;
   var previewSeq = 0;
@@ -28,8 +30,11 @@
 
   function onChange(element, handler) {
     if (!element) { return; }
-    if (window.jQuery) { window.jQuery(element).on("change", handler); } // select2 fires jQuery events
-    else { element.addEventListener("change", handler); }
+    if (window.jQuery) {
+      window.jQuery(element).on("change", handler); // select2 fires jQuery events
+    } else {
+      element.addEventListener("change", handler);
+    }
   }
 
   // -- cron preview ---------------------------------------------------------
@@ -38,7 +43,7 @@
     var error = preview.querySelector(".cron-error");
     var list = preview.querySelector(".cron-next");
     var label = preview.querySelector(".cron-label");
-    list.innerHTML = "";
+    list.textContent = "";
     preview.classList.toggle("is-invalid", !data.ok);
     words.textContent = data.ok ? data.description : "";
     error.textContent = data.ok ? "" : data.error;
@@ -62,13 +67,13 @@
   }
 
   function schedulePreview() {
-    clearTimeout(previewTimer);
-    previewTimer = setTimeout(updatePreview, 200);
+    window.clearTimeout(previewTimer);
+    previewTimer = window.setTimeout(updatePreview, 200);
   }
 
   // -- DAGs of the server -------------------------------------------------
   function setOptions(dags, keep) {
-    dagSelect.innerHTML = "";
+    dagSelect.textContent = "";
     var found = false;
     dags.forEach(function (dag) {
       var option = document.createElement("option");
@@ -122,7 +127,7 @@
       var names = Object.keys(currentParams);
       if (!names.length) { return; }
       var body = paramsBox.querySelector("tbody");
-      body.innerHTML = "";
+      body.textContent = "";
       names.forEach(function (name) {
         var param = currentParams[name] || {};
         var schema = param.schema || {};
@@ -131,7 +136,7 @@
           .forEach(function (text) { var cell = document.createElement("td"); cell.textContent = text; row.appendChild(cell); });
         body.appendChild(row);
       });
-      document.getElementById("dag-params-name").textContent = dagSelect.value;
+      paramsBox.querySelector("[data-dag-params-name]").textContent = dagSelect.value;
       paramsBox.classList.remove("d-none");
     }).catch(function () { paramsBox.classList.add("d-none"); });
   }
@@ -150,7 +155,7 @@
   onChange(tzSelect, schedulePreview);
   onChange(serverSelect, loadDags);
   onChange(dagSelect, dagChanged);
-  document.getElementById("dag-params-fill").addEventListener("click", fillConf);
+  paramsBox.querySelector("[data-fill-conf]").addEventListener("click", fillConf);
   updatePreview();
   loadDags();
 })();
