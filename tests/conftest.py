@@ -24,6 +24,8 @@ from console.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
+# Only a guard against a sandbox that never comes up: a busy machine may take minutes.
+SANDBOX_START_TIMEOUT = 600.0
 PG_URL = os.environ.get("CONSOLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
@@ -204,7 +206,7 @@ def airflow_sandbox() -> Iterator[Any]:
     settings = sandbox_settings()
     started_here = not sandbox.status(settings).running
     try:
-        yield sandbox.start(settings, log=lambda msg: print(f"[sandbox] {msg}"))
+        yield sandbox.start(settings, timeout=SANDBOX_START_TIMEOUT, log=lambda msg: print(f"[sandbox] {msg}"))
     finally:
         if started_here and os.environ.get("CONSOLE_TEST_KEEP_SANDBOX") != "1":
             # stop() raises if any process of the sandbox is left.

@@ -16,7 +16,7 @@ import pytest
 
 from console.airflow import sandbox as sb
 from tests.conftest import SANDBOX_PORT as PORT
-from tests.conftest import sandbox_settings
+from tests.conftest import SANDBOX_START_TIMEOUT, sandbox_settings
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def settings():
 @pytest.fixture
 def sandbox(settings, airflow_sandbox):
     """The session's sandbox, running and healthy for this test (started again if a test stopped it)."""
-    return sb.start(settings, log=lambda _m: None)
+    return sb.start(settings, timeout=SANDBOX_START_TIMEOUT, log=lambda _m: None)
 
 
 def test_settings_paths(settings):
@@ -173,5 +173,5 @@ def test_stop_kills_everything(settings, sandbox):
     assert not st.running and not st.healthy and st.pid is None
     assert not settings.pid_file.exists()
     assert sb.stop(settings, log=lambda _m: None) is False
-    restarted = sb.start(settings, timeout=300, log=lambda _m: None)
+    restarted = sb.start(settings, timeout=SANDBOX_START_TIMEOUT, log=lambda _m: None)
     assert restarted.running and restarted.healthy and restarted.pid != pid
