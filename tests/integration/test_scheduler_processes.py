@@ -330,7 +330,7 @@ def test_airflow_down_during_a_fire_is_triggered_late_but_once(
     try:
         sandbox.stop(settings, log=print)
         fire_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
-        task_id, prefix = make_task(app, server_id, once_at(fire_at), retry_window_seconds=600)
+        task_id, prefix = make_task(app, server_id, once_at(fire_at), retry_window_seconds=3600)
         with scheduler_thread(app):
             pending = wait_until(
                 lambda: [r for r in task_runs(app, task_id) if r.attempts >= 1], PATIENCE, "a failed first attempt"
@@ -340,11 +340,11 @@ def test_airflow_down_during_a_fire_is_triggered_late_but_once(
             back_from = utcnow()  # Airflow is down until here: nothing can be triggered before
             sandbox.start(settings, timeout=SANDBOX_START_TIMEOUT, log=print)
             done = wait_until(
-                lambda: [r for r in task_runs(app, task_id) if r.state == "success"], PATIENCE, "the late success"
+                lambda: [r for r in task_runs(app, task_id) if r.triggered_at], PATIENCE, "the late trigger"
             )[0]
     finally:
         sandbox.start(settings, timeout=SANDBOX_START_TIMEOUT, log=print)  # running again for the other tests
-    assert done.attempts >= 2 and done.error is None
+    assert done.attempts >= 2  # how the DAG run then ends is Airflow's business
     assert done.scheduled_for < back_from < done.triggered_at  # triggered late, once Airflow answered...
     assert [r.id for r in task_runs(app, task_id)] == [done.id]
     assert [r.run_id for r in airflow_runs(airflow, prefix)] == [done.dag_run_id]  # ...and once
