@@ -2,7 +2,8 @@
 
 The database is real: a SQLite file migrated once per session with the
 project's Alembic migrations (PostgreSQL tests use ``pg_app``), emptied after
-every test. The Airflow sandbox is started once per session and reused.
+every test. The Airflow sandbox is started once per session (or reused if running) and
+stopped at the end if the session started it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from console.extensions import db
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
+# Only a guard against a sandbox that never comes up: a busy machine may take minutes.
+SANDBOX_START_TIMEOUT = 600.0
 PG_URL = os.environ.get("CONSOLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
@@ -183,13 +186,31 @@ def login_as(app: Flask, client: FlaskClient) -> Auth:
 # --- Airflow sandbox (integration) -------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def airflow_sandbox() -> Any:
-    """A real Airflow 3.3 standalone, started once for the test session (reused if running)."""
+def sandbox_settings() -> Any:
+    """The settings of the test session's sandbox (port ``CONSOLE_TEST_SANDBOX_PORT``)."""
     from console.airflow import sandbox
 
-    settings = sandbox.SandboxSettings(root=ROOT / ".sandbox", port=SANDBOX_PORT)
-    return sandbox.start(settings, log=lambda msg: print(f"[sandbox] {msg}"))
+    return sandbox.SandboxSettings(root=ROOT / ".sandbox", port=SANDBOX_PORT)
+
+
+@pytest.fixture(scope="session")
+def airflow_sandbox() -> Iterator[Any]:
+    """A real Airflow 3.3 standalone for the test session.
+
+    Reused when it is already running, and then left running. When the session starts it, the
+    session stops it (every process of it) at the end, unless ``CONSOLE_TEST_KEEP_SANDBOX=1``
+    asks to keep it for the next run.
+    """
+    from console.airflow import sandbox
+
+    settings = sandbox_settings()
+    started_here = not sandbox.status(settings).running
+    try:
+        yield sandbox.start(settings, timeout=SANDBOX_START_TIMEOUT, log=lambda msg: print(f"[sandbox] {msg}"))
+    finally:
+        if started_here and os.environ.get("CONSOLE_TEST_KEEP_SANDBOX") != "1":
+            # stop() raises if any process of the sandbox is left.
+            sandbox.stop(settings, log=lambda msg: print(f"[sandbox] {msg}"))
 
 
 def sandbox_api(status: Any, name: str = "sandbox-api") -> Any:

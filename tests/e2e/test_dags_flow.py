@@ -109,7 +109,7 @@ def test_follow_mode_shows_new_lines_of_a_running_task(page, live_server, sandbo
         api.set_paused("example_long", False)
     run_id = api.trigger_dag_run("example_long", note="console e2e: follow").run_id
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 600  # a guard against a hang; a busy sandbox may queue it a while
         while api.list_task_instances("example_long", run_id)[0].state != "running":
             assert time.monotonic() < deadline, "example_long never started"
             time.sleep(1)

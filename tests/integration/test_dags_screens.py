@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -212,11 +211,10 @@ def test_clear_reruns_a_failed_task(login_as, sandbox_server, api, failed_run) -
 
     response = login_as.post(run_url + "clear", {"task_id": "boom"})
     assert response.status_code == 302
+    assert "Cleared task boom" in text(login_as.client.get(response.headers["Location"]))
+    assert wait_for_run(api, "example_fails", failed_run).state == "failed"  # ran again, failed again
     after = {t.task_id: t for t in api.list_task_instances("example_fails", failed_run)}["boom"]
-    assert after.try_number > before["boom"].try_number or after.state in (None, "queued", "scheduled", "running")
-    assert api.get_dag_run("example_fails", failed_run).state in ("queued", "running")
-    page = text(login_as.client.get(run_url))
-    assert "Cleared task boom" in page
+    assert (after.state, after.try_number) == ("failed", before["boom"].try_number + 1)
 
 
 def test_mark_run_failed_then_success(login_as, sandbox_server, api) -> None:
@@ -311,14 +309,12 @@ def test_every_screen_shows_the_sandbox_and_a_banner_for_a_down_server(app, logi
         "log": (f"{base}/runs/{run_id}/tasks/say_hello/logs/1", 'data-testid="log-viewer"'),
     }
     for name, (url, sandbox_data) in screens.items():
-        started = time.monotonic()
         response = client.get(url)
         html = text(response)
         assert response.status_code == 200, name
         assert sandbox_data in html, name
         assert banner_servers(html) == ["down"], name
         assert "connection refused" in html, name
-        assert time.monotonic() - started < 15, name
     lines = client.get(f"{base}/runs/{run_id}/tasks/say_hello/logs/1/lines").get_json()
     assert any("hello from example_quick" in line["text"] for line in lines["lines"])
 

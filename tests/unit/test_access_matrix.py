@@ -64,8 +64,8 @@ def test_role_endpoint_matrix(app_factory, role: str | None) -> None:
             ok = status != 403 and "/login" not in location
             if required != policy.PUBLIC and role is not None:
                 ok = ok and status < 500
-        elif role is None:
-            ok = status in (302, 401) and (status == 401 or "/login" in location)
+        elif role is None:  # anonymous: JSON callers get 401, everyone else is sent to sign in
+            ok = status == 401 if url.endswith(".json") else (status == 302 and "/login" in location)
         else:
             ok = status == 403
         if not ok:

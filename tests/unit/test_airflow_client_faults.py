@@ -242,10 +242,8 @@ TRIGGER = "/api/v2/dags/example_quick/dagRuns"
 def test_fake_airflow_read_timeout_raises_unavailable_fast(fake_airflow: FakeAirflow) -> None:
     fake_airflow.route("GET", "/api/v2/version", Reply(200, {"version": "3.3.2"}, delay=5))
     client = client_for(fake_airflow, read_timeout=0.2, attempts=2)
-    started = time.monotonic()
-    with pytest.raises(AirflowUnavailable) as info:
+    with pytest.raises(AirflowUnavailable) as info:  # not the version the server sends after 5 s
         client.version()
-    assert time.monotonic() - started < 2.0  # 2 x 0.2 s, not 2 x 5 s
     assert "no answer within 0.2 s" in str(info.value)
     assert "'fake'" in str(info.value)
     assert len(fake_airflow.calls("GET", "/api/v2/version")) == 2
@@ -254,10 +252,8 @@ def test_fake_airflow_read_timeout_raises_unavailable_fast(fake_airflow: FakeAir
 def test_fake_airflow_read_timeout_on_trigger_is_not_retried(fake_airflow: FakeAirflow) -> None:
     fake_airflow.route("POST", TRIGGER, Reply(200, run_json(), delay=5))
     client = client_for(fake_airflow, read_timeout=0.2)
-    started = time.monotonic()
-    with pytest.raises(AirflowUnavailable):
+    with pytest.raises(AirflowUnavailable, match=r"no answer within 0\.2 s"):
         client.trigger_dag_run("example_quick", run_id="r1")
-    assert time.monotonic() - started < 2.0  # one 0.2 s wait, not 5 s
     assert len(fake_airflow.calls("POST", TRIGGER)) == 1
 
 
@@ -268,10 +264,8 @@ def test_fake_airflow_connection_refused_raises_unavailable() -> None:
     client = AirflowClient(
         f"http://127.0.0.1:{port}", static_token="tok", name="gone", attempts=2, backoff=0.01, connect_timeout=1.0
     )
-    started = time.monotonic()
     with pytest.raises(AirflowUnavailable) as info:
         client.list_dags()
-    assert time.monotonic() - started < 2.0
     assert "connection refused after 2 tries" in str(info.value)
     assert info.value.server == "gone"
 

@@ -33,6 +33,9 @@ class FakeAirflow:
                 if fake.mode == "slow":
                     time.sleep(fake.delay)
                     status, ctype, body = 200, "application/json", b"{}"
+                elif fake.mode == "hang":  # no answer until the test ends
+                    fake.released.wait(60)
+                    status, ctype, body = 200, "application/json", b"{}"
                 elif fake.mode == "error":
                     status, ctype, body = 500, "text/plain", b"Internal Server Error"
                 elif fake.mode == "refuses":
@@ -45,6 +48,7 @@ class FakeAirflow:
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
+                    fake.answered += 1
                 except OSError:
                     pass  # the client gave up first
 
@@ -53,7 +57,8 @@ class FakeAirflow:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.mode, self.delay, self.requests = mode, delay, 0
+        self.mode, self.delay, self.requests, self.answered = mode, delay, 0, 0
+        self.released = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -61,6 +66,7 @@ class FakeAirflow:
         self.thread.start()
 
     def stop(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
@@ -124,16 +130,13 @@ EXPECTED_REASONS = {
 
 def test_fake_airflow_faults_show_one_banner_per_server_on_the_list(login_as, faulty) -> None:
     client = login_as("viewer")
-    started = time.monotonic()
     response = client.get("/admin/dags/")
-    elapsed = time.monotonic() - started
     assert response.status_code == 200
     found = banners(response.get_data(as_text=True))
     assert set(found) == set(EXPECTED_REASONS)
     for name, reason in EXPECTED_REASONS.items():
         assert reason in found[name], (name, found[name])
     assert "No server answered" in response.get_data(as_text=True)
-    assert elapsed < 10, elapsed  # the slow server's retries (~1.5 s) plus rendering, on a busy machine
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_REASONS))
@@ -153,24 +156,26 @@ def test_fake_airflow_faults_on_every_single_server_screen(login_as, faulty, nam
     assert download.status_code == 502
     assert EXPECTED_REASONS[name] in banners(download.get_data(as_text=True))[name]
 
-    for url, data in ((f"{base}/paused", {"paused": "1"}), (f"{base}/trigger", {})):
-        response = login_as.post(url, data)
-        assert response.status_code in (200, 302), url
-        page = response if response.status_code == 200 else client.get(response.headers["Location"])
-        shown = html_module.unescape(page.get_data(as_text=True))
-        assert EXPECTED_REASONS[name] in shown and name in shown, url
+    paused = login_as.post(f"{base}/paused", {"paused": "1"})
+    assert paused.status_code == 302
+    shown = html_module.unescape(client.get(paused.headers["Location"]).get_data(as_text=True))
+    assert EXPECTED_REASONS[name] in shown and name in shown
+    trigger = login_as.post(f"{base}/trigger", {})
+    assert trigger.status_code == 200  # the form again, with the reason
+    shown = html_module.unescape(trigger.get_data(as_text=True))
+    assert EXPECTED_REASONS[name] in shown and name in shown
 
 
 def test_fake_airflow_hanging_server_is_cut_off_by_the_fan_out_deadline(app_factory, fakes) -> None:
     from tests.conftest import Auth
 
     app = app_factory(DAGS_FANOUT_DEADLINE_SECONDS=1.0, CACHE_TYPE="NullCache")
-    register(app, "hanging", fakes("slow", delay=3.0).url, read_timeout=2.5)
+    hanging = fakes("hang")
+    register(app, "hanging", hanging.url, read_timeout=30)
     client = app.test_client()
     Auth(app, client)("viewer")
-    started = time.monotonic()
     response = client.get("/admin/dags/")
-    assert time.monotonic() - started < 2.5
+    assert hanging.answered == 0  # the page came back while the server still hung
     assert banners(response.get_data(as_text=True)) == {"hanging": "no answer within 1 s"}
 
 
