@@ -93,6 +93,7 @@ class DefaultConfig:
     DAGS_LIST_CACHE_SECONDS = 10
     DAGS_FANOUT_DEADLINE_SECONDS = 20.0
     DAGS_STATUS_DEADLINE_SECONDS = 3.0
+    DAGS_STATUS_CACHE_SECONDS = 30
     DAGS_LOG_CACHE_SECONDS = 120
     # Log viewer memory (per process): parsed logs are cached within a byte budget, one log
     # holds at most LOG_MAX_LINES lines / LOG_MAX_BYTES bytes (the download has it all), and

@@ -25,6 +25,7 @@ from console.security.redirects import is_same_site_path
 from console.services import dag_actions, dags, logs
 from console.services.dag_query import PER_PAGE_CHOICES, DagQuery
 from console.services.errors import ServiceError
+from console.services.server_clients import UnknownServer
 from console.services.trigger_form import build_trigger_form
 
 DAG = "/<int:server_id>/<airflow_key:dag_id>"
@@ -155,7 +156,7 @@ class DagsView(SecureBaseView):
                 level=args.get("level", ""),
                 query=args.get("q", "")[:200],
             )
-        except dags.UnknownServer as exc:
+        except UnknownServer as exc:
             return jsonify({"not_found": True, "failure": None, "message": str(exc)}), 404
         if piece.busy:
             return jsonify(piece.to_json()), 429, {"Retry-After": "5"}
@@ -258,7 +259,7 @@ class DagsView(SecureBaseView):
         no enabled server."""
         try:
             return load()
-        except dags.UnknownServer as exc:
+        except UnknownServer as exc:
             return self._not_found("", str(exc))
 
     def _not_found(self, server_name: str, message: str, status: int = 404) -> Response:

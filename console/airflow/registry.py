@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -15,15 +14,6 @@ from console.security.secrets import decrypt
 
 if TYPE_CHECKING:
     from console.airflow.client import AirflowClient
-
-
-@dataclass(frozen=True)
-class ServerRef:
-    """What a screen needs to name a server next to its data."""
-
-    id: int
-    name: str
-    base_url: str
 
 
 class ClientRegistry:

@@ -3,7 +3,7 @@
 Every function raises :class:`DagActionError` (a
 :class:`~console.services.errors.ServiceError` whose message names the server
 and Airflow's reason) when Airflow refuses or cannot be reached, and
-:class:`~console.services.dags.UnknownServer` for a server id that names no
+:class:`~console.services.server_clients.UnknownServer` for a server id that names no
 enabled server.  ``actor`` is the email of the person acting, or a system
 actor (``system:scheduler``, ``system:cli``); it is the actor the audit row
 names. Every attempt that reached Airflow, accepted or refused, is written as
@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from console.airflow.errors import AirflowError
 from console.extensions import db
 from console.services.audit import record_airflow_action
-from console.services.dags import ServerFailure, ServerHandle, invalidate, resolve_server
+from console.services.dags import invalidate
 from console.services.errors import ServiceError
+from console.services.server_clients import ServerFailure, ServerHandle, resolve_server
 
 if TYPE_CHECKING:
     from console.airflow.client import AirflowClient, Dag, DagRun, TaskInstance

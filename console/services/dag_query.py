@@ -1,13 +1,39 @@
-"""Search, filters, sorting and paging of the merged DAG list: pure functions over rows."""
+"""The merged DAG list's rows, and their search, filters, sorting and paging: pure functions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from console.services.dags import DagRow
+    from console.airflow.client import Dag, DagRun
+
+
+@dataclass(frozen=True)
+class DagRow:
+    """One DAG of one server in the merged list, with its latest run."""
+
+    server_id: int
+    server_name: str
+    dag: Dag
+    last_run: DagRun | None
+
+    @property
+    def key(self) -> str:
+        """``"<server id>:<dag id>"``, the value of the bulk-action checkbox."""
+        return f"{self.server_id}:{self.dag.dag_id}"
+
+    @property
+    def last_run_at(self) -> datetime | None:
+        run = self.last_run
+        return None if run is None else (run.run_after or run.start_date or run.logical_date)
+
+    @property
+    def last_state(self) -> str | None:
+        return None if self.last_run is None else self.last_run.state
+
 
 SORTS: dict[str, Callable[[DagRow], Any]] = {
     "server": lambda r: r.server_name.lower(),

@@ -2,8 +2,9 @@
 
 Nothing here raises :class:`~console.airflow.errors.AirflowError`: a server
 that is down, slow or refuses the credentials comes back as a
-:class:`ServerFailure` next to the data of the servers that answered.  The
-actions that change Airflow live in :mod:`console.services.dag_actions`.
+:class:`~console.services.server_clients.ServerFailure` next to the data of the
+servers that answered.  The actions that change Airflow live in
+:mod:`console.services.dag_actions`.
 
 The list is fetched from all servers in parallel (one thread per server, each
 call bounded by the server's own timeouts and the whole fan-out by
@@ -14,150 +15,23 @@ call bounded by the server's own timeouts and the whole fan-out by
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
-from console.extensions import cache, db
-from console.services.dag_query import DagQuery, select_rows
-from console.services.errors import ServiceError
+from console.airflow.registry import enabled_servers
+from console.extensions import cache
+from console.services.dag_query import DagQuery, DagRow, select_rows
+from console.services.server_clients import ServerFailure, ServerHandle, client_or_failure, fan_out, resolve_server
 
 if TYPE_CHECKING:
     from console.airflow.client import AirflowClient, Dag, DagDetails, DagRun, TaskInstance
-    from console.models import AirflowServer
 
-T = TypeVar("T")
-
-LIST_CACHE_SECONDS = 10
-STATUS_CACHE_SECONDS = 30
-FANOUT_DEADLINE_SECONDS = 20.0
-STATUS_DEADLINE_SECONDS = 3.0
 RECENT_RUNS = 25
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-
-
-# --- results ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServerFailure:
-    """A server that could not answer, and why, for a banner."""
-
-    server_name: str
-    reason: str
-
-    @classmethod
-    def from_error(cls, exc: AirflowError) -> ServerFailure:
-        return cls(server_name=exc.server, reason=exc.reason)
-
-    @property
-    def message(self) -> str:
-        return f"Airflow server {self.server_name!r}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class ServerHandle:
-    """A server resolved for one request: its id, name and client."""
-
-    id: int
-    name: str
-    _client: AirflowClient | ServerFailure
-
-    @property
-    def client(self) -> AirflowClient:
-        """The client; :class:`AirflowError` if none could be built (so callers that already
-        handle Airflow's failures handle this one too)."""
-        if isinstance(self._client, ServerFailure):
-            raise AirflowError(self.name, self._client.reason)
-        return self._client
-
-
-class UnknownServer(ServiceError):
-    """The server id names no enabled server (a 404 for the screens)."""
-
-
-# --- servers and the fan-out ----------------------------------------------------------------
-
-
-def _enabled_servers() -> list[AirflowServer]:
-    from console.airflow.registry import enabled_servers
-
-    return enabled_servers()
-
-
-def _client(server: AirflowServer) -> AirflowClient:
-    from console.airflow.registry import client_for
-
-    return client_for(server)
-
-
-def _client_or_failure(server: AirflowServer) -> AirflowClient | ServerFailure:
-    """The server's client, or why there is none (a misconfigured row or a secret that cannot be
-    decrypted must not hide the other servers)."""
-    from console.security.secrets import SecretUnreadable
-
-    try:
-        return _client(server)
-    except AirflowError as exc:
-        return ServerFailure.from_error(exc)
-    except SecretUnreadable as exc:
-        return ServerFailure(server.name, str(exc))
-
-
-def _ping(client: AirflowClient) -> None:
-    client.version()
-
-
-def resolve_server(server_id: int) -> ServerHandle:
-    """The enabled server ``server_id`` with its client, or :class:`UnknownServer`."""
-    from console.models import AirflowServer
-
-    server = db.session.get(AirflowServer, server_id)
-    if server is None or not server.enabled:
-        raise UnknownServer(f"There is no enabled Airflow server with id {server_id}.")
-    return ServerHandle(server.id, server.name, _client_or_failure(server))
-
-
-def fan_out(calls: dict[int, tuple[str, Callable[[], T]]], deadline: float) -> dict[int, T | ServerFailure]:
-    """Run ``calls`` (``{server_id: (server_name, fn)}``) in parallel, one thread each.
-
-    Returns each result, or a :class:`ServerFailure` when ``fn`` raised an
-    :class:`AirflowError` or had not finished after ``deadline`` seconds (the
-    thread is then left to finish on its own; its result is dropped).  ``fn``
-    must not need the Flask app or request context.
-    """
-    if not calls:
-        return {}
-    pool = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="airflow-fanout")
-    try:
-        futures = {sid: pool.submit(fn) for sid, (_name, fn) in calls.items()}
-        wait_futures(futures.values(), timeout=deadline)
-        out: dict[int, T | ServerFailure] = {}
-        for sid, future in futures.items():
-            name = calls[sid][0]
-            if not future.done():
-                out[sid] = ServerFailure(name, f"no answer within {deadline:g} s")
-                continue
-            exc = future.exception()
-            if isinstance(exc, AirflowError):
-                out[sid] = ServerFailure.from_error(exc)
-            elif exc is not None:
-                raise exc
-            else:
-                out[sid] = future.result()
-        return out
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _config(name: str, default: float) -> float:
-    return float(current_app.config.get(name, default))
 
 
 def _list_key(server_id: int) -> str:
@@ -176,28 +50,6 @@ def invalidate(server_id: int) -> None:
 # --- the merged list ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DagRow:
-    server_id: int
-    server_name: str
-    dag: Dag
-    last_run: DagRun | None
-
-    @property
-    def key(self) -> str:
-        """``"<server id>:<dag id>"``, the value of the bulk-action checkbox."""
-        return f"{self.server_id}:{self.dag.dag_id}"
-
-    @property
-    def last_run_at(self) -> datetime | None:
-        run = self.last_run
-        return None if run is None else (run.run_after or run.start_date or run.logical_date)
-
-    @property
-    def last_state(self) -> str | None:
-        return None if self.last_run is None else self.last_run.state
-
-
 def _server_rows(server_id: int, server_name: str, client: AirflowClient) -> list[DagRow]:
     dags = client.list_dags()
     latest = client.latest_dag_runs([d.dag_id for d in dags]) if dags else {}
@@ -206,7 +58,7 @@ def _server_rows(server_id: int, server_name: str, client: AirflowClient) -> lis
 
 def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
     """Every DAG of every enabled server (cached per server), and the servers that failed."""
-    servers = _enabled_servers()
+    servers = enabled_servers()
     cached: dict[int, Any] = {s.id: cache.get(_list_key(s.id)) for s in servers}
     calls: dict[int, tuple[str, Callable[[], list[DagRow]]]] = {}
     results: dict[int, list[DagRow] | ServerFailure] = {}
@@ -214,13 +66,13 @@ def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
         if cached[server.id] is not None:
             results[server.id] = cached[server.id]
             continue
-        client = _client_or_failure(server)
+        client = client_or_failure(server)
         if isinstance(client, ServerFailure):
             results[server.id] = client
             continue
         calls[server.id] = (server.name, partial(_server_rows, server.id, server.name, client))
-    fetched = fan_out(calls, _config("DAGS_FANOUT_DEADLINE_SECONDS", FANOUT_DEADLINE_SECONDS))
-    ttl = int(_config("DAGS_LIST_CACHE_SECONDS", LIST_CACHE_SECONDS))
+    fetched = fan_out(calls, float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
+    ttl = int(current_app.config["DAGS_LIST_CACHE_SECONDS"])
     for sid, result in fetched.items():
         results[sid] = result
         cache.set(_list_key(sid), result, timeout=ttl)
@@ -261,7 +113,7 @@ def list_dags(query: DagQuery) -> DagListing:
         pages=pages,
         query=query,
         failures=failures,
-        servers=[s.name for s in _enabled_servers()],
+        servers=[s.name for s in enabled_servers()],
         tags=sorted({t for r in rows for t in r.dag.tags}),
         states=sorted({r.last_state for r in rows if r.last_state}),
     )
@@ -270,10 +122,10 @@ def list_dags(query: DagQuery) -> DagListing:
 def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFailure]:
     """The enabled servers (but ``exclude_server_id``) that are failing now, for the
     banner on single-server screens.  Uses the cached list when there is one,
-    else one ``version()`` call per server (cached ``STATUS_CACHE_SECONDS``)."""
+    else one ``version()`` call per server (cached ``DAGS_STATUS_CACHE_SECONDS``)."""
     out: dict[int, ServerFailure | None] = {}
-    calls: dict[int, tuple[str, Callable[[], None]]] = {}
-    servers = [s for s in _enabled_servers() if s.id != exclude_server_id]
+    calls: dict[int, tuple[str, Callable[[], object]]] = {}
+    servers = [s for s in enabled_servers() if s.id != exclude_server_id]
     for server in servers:
         known = cache.get(_list_key(server.id))
         if known is None:
@@ -281,14 +133,16 @@ def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFa
         if known is not None:
             out[server.id] = known if isinstance(known, ServerFailure) else None
             continue
-        client = _client_or_failure(server)
+        client = client_or_failure(server)
         if isinstance(client, ServerFailure):
             out[server.id] = client
             continue
-        calls[server.id] = (server.name, partial(_ping, client))
-    for sid, result in fan_out(calls, _config("DAGS_STATUS_DEADLINE_SECONDS", STATUS_DEADLINE_SECONDS)).items():
+        calls[server.id] = (server.name, client.version)
+    deadline = float(current_app.config["DAGS_STATUS_DEADLINE_SECONDS"])
+    ttl = int(current_app.config["DAGS_STATUS_CACHE_SECONDS"])
+    for sid, result in fan_out(calls, deadline).items():
         out[sid] = result if isinstance(result, ServerFailure) else None
-        cache.set(_status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=STATUS_CACHE_SECONDS)
+        cache.set(_status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=ttl)
     return [failure for s in servers if (failure := out.get(s.id)) is not None]
 
 

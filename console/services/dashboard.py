@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from console.extensions import db
 from console.models import Task, TaskRun
 from console.models.timeutil import utcnow
-from console.services.dags import DagRow, ServerFailure, fetch_all_rows
+from console.services.dag_query import DagRow
+from console.services.dags import fetch_all_rows
+from console.services.server_clients import ServerFailure
 
 ACTIVE_STATES = ("running", "queued")
 STATE_ORDER = ("failed", "running", "queued", "success", "never run")

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
-from console.services.dags import ServerFailure, ServerHandle, resolve_server
 from console.services.log_cache import ParsedLog, RecordTuple, TooManyLogReads, log_memory, read_capped
+from console.services.server_clients import ServerFailure, ServerHandle, resolve_server
 
 if TYPE_CHECKING:
     from console.airflow.client import LogLine, TaskInstance

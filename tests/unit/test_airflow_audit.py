@@ -17,7 +17,7 @@ from console.extensions import db
 from console.models import AirflowAction, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.scheduler.dispatch import Lane
-from console.services import dags, fires, tasks
+from console.services import fires, server_clients, tasks
 from tests.conftest import Auth, csrf_token
 from tests.unit.test_tasks_fire import FakeClient, make_task
 from tests.unit.test_tasks_screens import form_data, server_id
@@ -63,7 +63,7 @@ def post_to_fake(login_as: Auth, monkeypatch: pytest.MonkeyPatch, airflow: FakeA
     """POST as the signed-in user with ``airflow`` standing in for every server's client."""
     token = csrf_token(login_as.client, "/admin/")
     with monkeypatch.context() as patch:
-        patch.setattr(dags, "_client_or_failure", lambda server: airflow)
+        patch.setattr(server_clients, "client_or_failure", lambda server: airflow)
         return login_as.client.post(path, data={**data, "csrf_token": token})
 
 

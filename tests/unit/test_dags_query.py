@@ -14,8 +14,8 @@ from werkzeug.datastructures import MultiDict
 from console.admin import dag_display
 from console.airflow.client import Dag, DagRun
 from console.airflow.errors import AirflowUnavailable
-from console.services.dag_query import DagQuery, select_rows
-from console.services.dags import DagRow, ServerFailure, fan_out
+from console.services.dag_query import DagQuery, DagRow, select_rows
+from console.services.server_clients import ServerFailure, fan_out
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
