@@ -87,7 +87,7 @@ class DefaultConfig:
     # Airflow: the local sandbox runner and how the console calls servers.
     AIRFLOW_SANDBOX_ROOT: str | None = None  # default: <project>/.sandbox
     AIRFLOW_SANDBOX_PORT = 28080
-    AIRFLOW_DEFAULT_CONNECT_TIMEOUT = 3.0
+    AIRFLOW_DEFAULT_CONNECT_TIMEOUT = 3.0  # a new server's timeouts; each server keeps its own
     AIRFLOW_DEFAULT_READ_TIMEOUT = 10.0
     AIRFLOW_LOG_READ_TIMEOUT = 60.0  # big logs: Airflow sends nothing until it has read the file
     DAGS_LIST_CACHE_SECONDS = 10

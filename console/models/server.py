@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.extensions import db
 from console.models.timeutil import utcnow
+
+
+def configured(key: str) -> Callable[[], float]:
+    """A column default read from the app's configuration when a server is created, so the
+    admin form's initial values and a server registered from the CLI agree with it."""
+
+    def default() -> float:
+        return float(current_app.config[key])
+
+    return default
 
 
 class AirflowServer(db.Model):  # type: ignore[name-defined,misc]
@@ -31,8 +43,8 @@ class AirflowServer(db.Model):  # type: ignore[name-defined,misc]
     secret_ciphertext: Mapped[str | None] = mapped_column(sa.Text)
     secret_changed_at: Mapped[datetime | None]
     verify_tls: Mapped[bool] = mapped_column(default=True)
-    connect_timeout: Mapped[float] = mapped_column(default=3.0)
-    read_timeout: Mapped[float] = mapped_column(default=10.0)
+    connect_timeout: Mapped[float] = mapped_column(default=configured("AIRFLOW_DEFAULT_CONNECT_TIMEOUT"))
+    read_timeout: Mapped[float] = mapped_column(default=configured("AIRFLOW_DEFAULT_READ_TIMEOUT"))
     max_concurrent_triggers: Mapped[int] = mapped_column(default=1)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
