@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
@@ -89,3 +89,11 @@ class SecureModelView(SecureViewMixin, ModelView):
 
     def is_action_allowed(self, name: str) -> bool:
         return policy.allows_action(current_user, self.endpoint, name) and super().is_action_allowed(name)
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        """A ``ValueError`` from ``on_model_change`` (a service's refusal) is shown to the person
+        as a flash message next to the form they sent; anything else is Flask-Admin's to handle."""
+        if isinstance(exc, ValueError):
+            flash(str(exc), "error")
+            return True
+        return bool(super().handle_view_exception(exc))

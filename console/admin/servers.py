@@ -112,12 +112,6 @@ class ServersView(SecureModelView):
         if is_created and not model.secret_ciphertext:
             flash("No credential set: the server will answer 401 until you add one.", "warning")
 
-    def handle_view_exception(self, exc: Exception) -> bool:
-        if isinstance(exc, ValueError):
-            flash(str(exc), "error")
-            return True
-        return super().handle_view_exception(exc)
-
     @action("test_connection", "Test connection")
     def action_test_connection(self, ids: list[str]) -> None:
         servers = db.session.scalars(db.select(AirflowServer).where(AirflowServer.id.in_([int(i) for i in ids])))

@@ -59,12 +59,6 @@ class UsersView(SecureModelView):
         page.headers["Cache-Control"] = "no-store"
         return page
 
-    def handle_view_exception(self, exc: Exception) -> bool:
-        if isinstance(exc, ValueError):
-            flash(str(exc), "error")
-            return True
-        return super().handle_view_exception(exc)
-
     @action("deactivate", "Deactivate", "Deactivate the selected users? They are signed out at once.")
     def action_deactivate(self, ids: list[str]) -> None:
         self._set_active(ids, False)
