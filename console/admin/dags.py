@@ -135,8 +135,8 @@ class DagsView(SecureBaseView):
         page = self._or_404(lambda: dags.load_run(server_id, dag_id, run_id))
         if isinstance(page, Response):
             return page
-        task = next((t for t in page.tasks if t.task_id == task_id and t.map_index == ref.map_index), None)
-        if page.not_found or (page.failure is None and (task is None or try_number > max(task.try_number, 1))):
+        task = logs.task_instance_of(page.tasks, ref)
+        if page.not_found or (page.failure is None and task is None):
             return self._not_found(page.server.name, f"There is no try {try_number} of task {task_id!r} in that run.")
         return self.render(
             "admin/dags/log.html", page=page, task=task, ref=ref, others=dags.other_server_failures(server_id)

@@ -19,14 +19,14 @@ from wtforms import SelectChoice
 
 from console.admin.base import SecureModelView
 from console.admin.task_forms import TaskForm
-from console.airflow.errors import AirflowError
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
 from console.security import policy
 from console.security.secrets import SecretUnreadable
-from console.services import cron, health, webhooks
+from console.services import cron, dags, health, webhooks
 from console.services import tasks as task_service
 from console.services.errors import ServiceError
+from console.services.server_clients import ServerFailure
 
 STATE_BADGES = {
     "pending": "secondary",
@@ -156,7 +156,11 @@ class TasksView(SecureModelView):
         return form
 
     def validate_form(self, form: Any) -> bool:
-        """The form's own checks plus the service's rules (all at once, without asking Airflow)."""
+        """The form's own checks plus the service's rules, all at once; the values the service
+        cleaned are kept on the form (``form.cleaned``) for the save, which checks nothing again.
+
+        The DAG is looked up on its server (only when the form's own checks pass), before the
+        save opens a write: Airflow is never called inside it."""
         if not isinstance(form, TaskForm):
             return bool(super().validate_form(form))
         valid = bool(super().validate_form(form))
@@ -164,26 +168,20 @@ class TasksView(SecureModelView):
             return valid
         editing = db.session.get(Task, request.args.get("id", type=int) or 0) if request.args.get("id") else None
         try:
-            task_service.clean(self._values(form, editing), task=editing, check_dag=False)
+            form.cleaned = task_service.clean(self._values(form, editing), task=editing, check_dag=valid)
         except task_service.TaskValidationError as exc:
             self._add_errors(form, exc)
             valid = False
         return valid
 
     def create_model(self, form: Any) -> Any:
-        try:
-            task = task_service.create_task(self._values(form, None))
-            db.session.commit()
-        except task_service.TaskValidationError as exc:
-            return self._refuse(form, exc)
+        task = task_service.save_task(form.cleaned)
+        db.session.commit()
         return task
 
     def update_model(self, form: Any, model: Task) -> bool:
-        try:
-            task_service.update_task(model, self._values(form, model))
-            db.session.commit()
-        except task_service.TaskValidationError as exc:
-            return self._refuse(form, exc)
+        task_service.save_task(form.cleaned, model)
+        db.session.commit()
         return True
 
     def _values(self, form: Any, task: Task | None) -> dict[str, Any]:
@@ -195,12 +193,6 @@ class TasksView(SecureModelView):
         elif "remove_webhook" in form and form.remove_webhook.data:
             values[task_service.WEBHOOK] = ""
         return values
-
-    def _refuse(self, form: Any, exc: task_service.TaskValidationError) -> bool:
-        db.session.rollback()
-        self._add_errors(form, exc)
-        flash("The task was not saved: please correct the fields marked below.", "danger")
-        return False
 
     def _add_errors(self, form: Any, exc: task_service.TaskValidationError) -> None:
         for field, message in exc.errors.items():
@@ -280,17 +272,14 @@ class TasksView(SecureModelView):
             return jsonify(ok=False, error="Choose an Airflow server.", dags=[])
         if not server.enabled:
             return jsonify(ok=False, error=f"The server {server.name!r} is disabled.", dags=[])
-        from console.airflow.registry import client_for
-
         dag_id = request.args.get("dag_id", "").strip()
-        try:
-            client = client_for(server)
-            if dag_id:
-                details = client.get_dag_details(dag_id)
-                return jsonify(ok=True, dag_id=dag_id, params=details.params, description=details.description)
-            dags = [
-                {"dag_id": d.dag_id, "label": d.dag_display_name, "paused": d.is_paused} for d in client.list_dags()
-            ]
-        except (AirflowError, SecretUnreadable) as exc:
-            return jsonify(ok=False, error=str(exc), dags=[])
-        return jsonify(ok=True, dags=dags, error="")
+        if dag_id:
+            details = dags.server_dag_details(server, dag_id)
+            if isinstance(details, ServerFailure):
+                return jsonify(ok=False, error=details.message, dags=[])
+            return jsonify(ok=True, dag_id=dag_id, params=details.params, description=details.description)
+        found = dags.server_dags(server)
+        if isinstance(found, ServerFailure):
+            return jsonify(ok=False, error=found.message, dags=[])
+        choices = [{"dag_id": d.dag_id, "label": d.dag_display_name, "paused": d.is_paused} for d in found]
+        return jsonify(ok=True, dags=choices, error="")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -29,6 +29,7 @@ from console.services.server_clients import ServerFailure, ServerHandle, client_
 
 if TYPE_CHECKING:
     from console.airflow.client import AirflowClient, Dag, DagDetails, DagRun, TaskInstance
+    from console.models import AirflowServer
 
 RECENT_RUNS = 25
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
@@ -56,15 +57,15 @@ def _server_rows(server_id: int, server_name: str, client: AirflowClient) -> lis
     return [DagRow(server_id, server_name, dag, latest.get(dag.dag_id)) for dag in dags]
 
 
-def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
-    """Every DAG of every enabled server (cached per server), and the servers that failed."""
-    servers = enabled_servers()
-    cached: dict[int, Any] = {s.id: cache.get(_list_key(s.id)) for s in servers}
-    calls: dict[int, tuple[str, Callable[[], list[DagRow]]]] = {}
+def _server_lists(servers: list[AirflowServer]) -> dict[int, list[DagRow] | ServerFailure]:
+    """Each server's rows, or why it has none: from the cache, else asked in parallel (within
+    ``DAGS_FANOUT_DEADLINE_SECONDS``) and cached for ``DAGS_LIST_CACHE_SECONDS``."""
     results: dict[int, list[DagRow] | ServerFailure] = {}
+    calls: dict[int, tuple[str, Callable[[], list[DagRow]]]] = {}
     for server in servers:
-        if cached[server.id] is not None:
-            results[server.id] = cached[server.id]
+        cached = cache.get(_list_key(server.id))
+        if cached is not None:
+            results[server.id] = cached
             continue
         client = client_or_failure(server)
         if isinstance(client, ServerFailure):
@@ -76,6 +77,13 @@ def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
     for sid, result in fetched.items():
         results[sid] = result
         cache.set(_list_key(sid), result, timeout=ttl)
+    return results
+
+
+def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
+    """Every DAG of every enabled server (cached per server), and the servers that failed."""
+    servers = enabled_servers()
+    results = _server_lists(servers)
     rows: list[DagRow] = []
     failures: list[ServerFailure] = []
     for server in servers:
@@ -85,6 +93,24 @@ def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
         else:
             rows.extend(result)
     return rows, failures
+
+
+def server_dags(server: AirflowServer) -> list[Dag] | ServerFailure:
+    """The DAGs of ``server`` (enabled or not: the caller chooses), or why it cannot list them;
+    shares the merged list's cache and deadline."""
+    result = _server_lists([server])[server.id]
+    return result if isinstance(result, ServerFailure) else [row.dag for row in result]
+
+
+def server_dag_details(server: AirflowServer, dag_id: str) -> DagDetails | ServerFailure:
+    """``dag_id``'s details (its params) on ``server``, or why they cannot be read, within
+    ``DAGS_FANOUT_DEADLINE_SECONDS``."""
+    client = client_or_failure(server)
+    if isinstance(client, ServerFailure):
+        return client
+    deadline = float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"])
+    answers = fan_out({server.id: (server.name, partial(client.get_dag_details, dag_id))}, deadline)
+    return answers[server.id]
 
 
 @dataclass

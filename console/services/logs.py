@@ -240,14 +240,20 @@ class LogSlice:
         }
 
 
+def task_instance_of(tasks: Iterable[TaskInstance], ref: TaskLogRef) -> TaskInstance | None:
+    """The task instance among a run's ``tasks`` that ``ref`` names, if it has ``ref``'s try."""
+    for ti in tasks:
+        if ti.task_id == ref.task_id and ti.map_index == ref.map_index:
+            return ti if 1 <= ref.try_number <= max(ti.try_number, 1) else None
+    return None
+
+
 def find_task_instance(server: ServerHandle, ref: TaskLogRef) -> TaskInstance:
     """The task instance ``ref`` names (:class:`AirflowNotFound` if the run has no such task or try)."""
-    for ti in server.client.list_task_instances(ref.dag_id, ref.run_id):
-        if ti.task_id == ref.task_id and ti.map_index == ref.map_index:
-            if not 1 <= ref.try_number <= max(ti.try_number, 1):
-                break
-            return ti
-    raise AirflowNotFound(server.name, f"run {ref.run_id!r} has no try {ref.try_number} of task {ref.task_id!r}")
+    ti = task_instance_of(server.client.list_task_instances(ref.dag_id, ref.run_id), ref)
+    if ti is None:
+        raise AirflowNotFound(server.name, f"run {ref.run_id!r} has no try {ref.try_number} of task {ref.task_id!r}")
+    return ti
 
 
 def _finished(ti: TaskInstance, try_number: int) -> bool:

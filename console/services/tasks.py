@@ -207,18 +207,26 @@ def _missing_dag(server_id: int, dag_id: str) -> str | None:
 
 def create_task(values: Mapping[str, Any], *, check_dag: bool = True) -> Task:
     """Create a task from ``values`` (see :data:`FIELDS`); the caller commits."""
-    cleaned = clean(values, check_dag=check_dag)
-    url = cleaned.pop(WEBHOOK, "")
-    task = Task(**cleaned)
-    webhooks.set_webhook(task, url)
-    db.session.add(task)
-    db.session.flush()
-    return task
+    return save_task(clean(values, check_dag=check_dag))
 
 
 def update_task(task: Task, values: Mapping[str, Any], *, check_dag: bool = True) -> Task:
     """Change ``task``'s fields given in ``values``; the caller commits."""
-    for field, value in clean(values, task=task, check_dag=check_dag).items():
+    return save_task(clean(values, task=task, check_dag=check_dag), task)
+
+
+def save_task(cleaned: Mapping[str, Any], task: Task | None = None) -> Task:
+    """Create a task from values :func:`clean` returned, or change ``task`` (the one they were
+    cleaned for) to them; no further checks and no call to Airflow. The caller commits."""
+    values = dict(cleaned)
+    if task is None:
+        url = values.pop(WEBHOOK, "")
+        task = Task(**values)
+        webhooks.set_webhook(task, url)
+        db.session.add(task)
+        db.session.flush()
+        return task
+    for field, value in values.items():
         if field == WEBHOOK:
             webhooks.set_webhook(task, value)
         elif getattr(task, field) != value:
