@@ -6,29 +6,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-#: Bootstrap badge colour per Airflow run or task state.
-STATE_BADGES = {
-    "success": "success",
-    "failed": "danger",
-    "upstream_failed": "warning",
-    "running": "primary",
-    "queued": "secondary",
-    "scheduled": "info",
-    "up_for_retry": "warning",
-    "up_for_reschedule": "info",
-    "restarting": "info",
-    "deferred": "info",
-    "skipped": "light",
-    "removed": "light",
-}
 RUN_TYPES = {"manual": "Manual", "scheduled": "Scheduled", "backfill": "Backfill", "asset_triggered": "Asset"}
 
 
 def badge(state: str | None) -> str:
-    """The Bootstrap badge class for a state (``badge-state-none`` when there is none)."""
-    if not state:
-        return "badge-state-none"
-    return f"badge-{STATE_BADGES.get(state, 'dark')} badge-state-{state}"
+    """The palette class of a state (``states.css``): ``state-<state>``, ``state-none`` when there is none."""
+    return f"state-{state or 'none'}"
 
 
 def when(value: datetime | None) -> str:

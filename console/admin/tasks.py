@@ -20,7 +20,7 @@ from wtforms import SelectChoice
 from console.admin.base import SecureModelView
 from console.admin.task_forms import TaskForm
 from console.extensions import db
-from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
+from console.models import MISFIRE_POLICIES, AirflowServer, FireState, Task, TaskRun
 from console.security import policy
 from console.security.secrets import SecretUnreadable
 from console.services import cron, dags, health, webhooks
@@ -28,20 +28,11 @@ from console.services import tasks as task_service
 from console.services.errors import ServiceError
 from console.services.server_clients import ServerFailure
 
-STATE_BADGES = {
-    "pending": "secondary",
-    "triggered": "info",
-    "success": "success",
-    "failed": "danger",
-    "missed": "warning",
-}
-
 
 def state_badge(state: str | None) -> Markup:
-    """A Bootstrap badge for a task-run state."""
+    """A badge for a task-run state, in the palette's colours (``states.css``)."""
     state = state or "none"
-    kind = STATE_BADGES.get(state, "light")
-    return Markup('<span class="badge badge-{} task-state" data-state="{}">{}</span>').format(kind, state, state)
+    return Markup('<span class="badge state-badge state-{0} task-state" data-state="{0}">{0}</span>').format(state)
 
 
 def url_if_exists(endpoint: str, **values: Any) -> str | None:
@@ -219,7 +210,7 @@ class TasksView(SecureModelView):
             "runs": runs,
             "stats": task_service.run_stats(task.id),
             "preview": cron.preview(task.cron, task.timezone),
-            "live": any(run.state in ("pending", "triggered") for run in runs),
+            "live": any(run.state in (FireState.PENDING, FireState.TRIGGERED) for run in runs),
             "local_time": lambda moment: cron.format_fire(moment, tz),
             "misfire_policies": MISFIRE_POLICIES,
             "dag_link": dag_link,
@@ -249,11 +240,12 @@ class TasksView(SecureModelView):
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            level, text = {
-                "triggered": ("success", f"Triggered {run.dag_run_id}."),
-                "pending": ("warning", f"Not triggered yet; the scheduler retries it. {run.error or ''}"),
-                "failed": ("danger", f"Could not trigger {run.dag_run_id}: {run.error}"),
-            }.get(run.state, ("info", f"The run is {run.state}."))
+            outcomes: dict[str, tuple[str, str]] = {
+                FireState.TRIGGERED: ("success", f"Triggered {run.dag_run_id}."),
+                FireState.PENDING: ("warning", f"Not triggered yet; the scheduler retries it. {run.error or ''}"),
+                FireState.FAILED: ("danger", f"Could not trigger {run.dag_run_id}: {run.error}"),
+            }
+            level, text = outcomes.get(run.state, ("info", f"The run is {run.state}."))
             flash(text, level)
         return redirect(url_for(".details_view", id=task_id))
 

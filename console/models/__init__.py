@@ -10,6 +10,7 @@ from console import versioning  # noqa: F401  (must precede the models)
 from console.models.audit import AirflowAction, LoginAttempt, Transaction
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
 from console.models.server import AirflowServer
+from console.models.states import DagRunState, FireState, TaskInstanceState
 from console.models.task import MISFIRE_POLICIES, AlertDelivery, Task, TaskRun
 from console.models.user import Role, User, roles_users
 
@@ -20,11 +21,14 @@ __all__ = [
     "AirflowAction",
     "AirflowServer",
     "AlertDelivery",
+    "DagRunState",
+    "FireState",
     "LoginAttempt",
     "Role",
     "SchedulerHeartbeat",
     "SchedulerLease",
     "Task",
+    "TaskInstanceState",
     "TaskRun",
     "Transaction",
     "User",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.extensions import db
 from console.models.server import AirflowServer
+from console.models.states import FireState
 from console.models.timeutil import utcnow
 
 MISFIRE_POLICIES = {
@@ -56,9 +57,7 @@ class Task(db.Model):  # type: ignore[name-defined,misc]
 class TaskRun(db.Model):  # type: ignore[name-defined,misc]
     """One fire of a task. Unique on (task, scheduled time): a fire is recorded once.
 
-    ``state`` moves pending -> triggered -> success | failed; a fire that could
-    not be triggered within the retry window ends as failed, and fires skipped
-    by the misfire policy are recorded as missed.
+    ``state`` is a :class:`~console.models.states.FireState`.
     """
 
     __tablename__ = "task_run"
@@ -71,7 +70,7 @@ class TaskRun(db.Model):  # type: ignore[name-defined,misc]
     task_id: Mapped[int] = mapped_column(sa.ForeignKey("task.id", ondelete="CASCADE"), index=True)
     scheduled_for: Mapped[datetime]
     kind: Mapped[str] = mapped_column(sa.String(16), default="scheduled")
-    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    state: Mapped[str] = mapped_column(sa.String(16), default=FireState.PENDING)
     dag_run_id: Mapped[str] = mapped_column(sa.String(250))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]

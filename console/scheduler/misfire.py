@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from console.extensions import db
-from console.models import Task, TaskRun
+from console.models import FireState, Task, TaskRun
 from console.services import cron
 from console.services.fires import Fire, record_fires
 
@@ -44,7 +44,7 @@ def plan(
     missed = [t for t in times if now - t > grace]
     caught_up = missed.pop() if policy == "run_once" and missed else None
     error = MISSED_ERROR.format(policy=policy)
-    fires = [Fire(task_id, t, state="missed", error=error) for t in missed[-max_missed:]]
+    fires = [Fire(task_id, t, state=FireState.MISSED, error=error) for t in missed[-max_missed:]]
     if caught_up is not None:
         fires.append(Fire(task_id, caught_up, kind="caught_up"))
     fires.extend(Fire(task_id, t) for t in late)

@@ -22,14 +22,13 @@ import sqlalchemy as sa
 from console.airflow.client import AirflowClient, DagRun
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.extensions import db
-from console.models import AirflowServer, Task, TaskRun
+from console.models import AirflowServer, DagRunState, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
 from console.services import alerts
 
 log = logging.getLogger(__name__)
 
-FINAL_STATES = ("success", "failed")
 #: Up to this many runs of one DAG are read one by one; more are listed.
 SINGLE_READS = 10
 #: Finished runs listed per big group and pass.
@@ -50,7 +49,7 @@ def poll_once(*, now: datetime | None = None, client_for: ClientFor | None = Non
     rows = db.session.execute(
         sa.select(TaskRun, Task.server_id, Task.dag_id)
         .join(Task, Task.id == TaskRun.task_id)
-        .where(TaskRun.state == "triggered")
+        .where(TaskRun.state == FireState.TRIGGERED)
         .order_by(TaskRun.triggered_at)
     ).all()
     groups: dict[tuple[int, str], list[TaskRun]] = defaultdict(list)
@@ -73,7 +72,7 @@ def _follow(client: AirflowClient, dag_id: str, runs: list[TaskRun], now: dateti
     if len(runs) <= SINGLE_READS:
         singles = runs
     else:
-        listed = client.list_dag_runs(dag_id, limit=LIST_WINDOW, order_by="-end_date", state=list(FINAL_STATES))
+        listed = client.list_dag_runs(dag_id, limit=LIST_WINDOW, order_by="-end_date", state=sorted(DagRunState.FINAL))
         by_id = {r.run_id: r for r in listed}
         finished = sum(_apply(run, by_id[run.dag_run_id], now) for run in runs if run.dag_run_id in by_id)
         waiting = [run for run in runs if run.dag_run_id not in by_id]
@@ -88,7 +87,7 @@ def _read_each(client: AirflowClient, dag_id: str, runs: list[TaskRun], now: dat
         try:
             dag_run = client.get_dag_run(dag_id, run.dag_run_id)
         except AirflowNotFound:
-            run.state, run.finished_at = "failed", now
+            run.state, run.finished_at = FireState.FAILED, now
             run.error = "the DAG run no longer exists in Airflow (deleted?)"
             finished += 1
             continue
@@ -103,15 +102,15 @@ def _naive(moment: datetime | None) -> datetime | None:
 def _apply(run: TaskRun, dag_run: DagRun, now: datetime) -> int:
     """Copy Airflow's view of the run onto ``run``; 1 if it just finished."""
     run.dag_run_state = dag_run.state
-    if dag_run.state not in FINAL_STATES:
+    if dag_run.state not in DagRunState.FINAL:
         return 0
-    run.state = dag_run.state
+    run.state = FireState(dag_run.state)
     run.finished_at = _naive(dag_run.end_date) or now
     if dag_run.duration is not None:
         run.duration_seconds = float(dag_run.duration)
     elif dag_run.start_date and dag_run.end_date:
         run.duration_seconds = (dag_run.end_date - dag_run.start_date).total_seconds()
-    if dag_run.state == "failed":
+    if dag_run.state == DagRunState.FAILED:
         run.error = "the DAG run failed in Airflow"
     log.info("task %s: %s finished %s", run.task_id, run.dag_run_id, dag_run.state)
     return 1

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from console.extensions import db
-from console.models import AlertDelivery, Task, TaskRun
+from console.models import AlertDelivery, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security import outbound
 from console.security.secrets import SecretUnreadable
@@ -175,7 +175,7 @@ def pending_alert_runs(*, now: datetime | None = None) -> list[TaskRun]:
             sa.select(TaskRun)
             .join(Task, Task.id == TaskRun.task_id)
             .where(
-                TaskRun.state == "failed",
+                TaskRun.state == FireState.FAILED,
                 TaskRun.finished_at >= now - ALERT_HORIZON,
                 sa.or_(Task.alert_emails != "", Task.alert_webhook_ciphertext != ""),
                 ~delivered,

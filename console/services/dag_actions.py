@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from console.airflow.errors import AirflowError
 from console.extensions import db
+from console.models.states import DagRunState, TaskInstanceState
 from console.services.audit import record_airflow_action
 from console.services.dags import invalidate
 from console.services.errors import ServiceError
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
     from console.airflow.client import AirflowClient, Dag, DagRun, TaskInstance
 
 R = TypeVar("R")
-MARKABLE_RUN_STATES = ("success", "failed")
-MARKABLE_TASK_STATES = ("success", "failed")
+MARKABLE_RUN_STATES = (DagRunState.SUCCESS, DagRunState.FAILED)
+MARKABLE_TASK_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED)
 BULK_ACTIONS = ("pause", "unpause", "trigger")
 
 

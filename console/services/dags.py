@@ -24,6 +24,7 @@ from flask import current_app
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.airflow.registry import enabled_servers
 from console.extensions import cache
+from console.models.states import DagRunState
 from console.services.dag_query import DagQuery, DagRow, select_rows
 from console.services.server_clients import ServerFailure, ServerHandle, client_or_failure, fan_out, resolve_server
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from console.models import AirflowServer
 
 RECENT_RUNS = 25
-TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
 
 def _list_key(server_id: int) -> str:
@@ -201,7 +201,7 @@ class RunPage:
 
     @property
     def finished(self) -> bool:
-        return self.run is not None and self.run.state in TERMINAL_RUN_STATES
+        return self.run is not None and self.run.state in DagRunState.FINAL
 
 
 def load_dag(server_id: int, dag_id: str, run_id: str | None = None, runs: int = RECENT_RUNS) -> DagPage:

@@ -9,14 +9,16 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from console.extensions import db
-from console.models import Task, TaskRun
+from console.models import DagRunState, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.services.dag_query import DagRow
 from console.services.dags import fetch_all_rows
 from console.services.server_clients import ServerFailure
 
-ACTIVE_STATES = ("running", "queued")
-STATE_ORDER = ("failed", "running", "queued", "success", "never run")
+#: The chart's label for DAGs without a run (its colour is the palette's ``state-none``).
+NEVER_RUN = "never run"
+ACTIVE_STATES = (DagRunState.RUNNING, DagRunState.QUEUED)
+STATE_ORDER = (DagRunState.FAILED, DagRunState.RUNNING, DagRunState.QUEUED, DagRunState.SUCCESS, NEVER_RUN)
 
 
 @dataclass
@@ -36,10 +38,15 @@ class Dashboard:
 
     @property
     def chart(self) -> dict[str, list]:
-        """Labels and values for the last-run-state chart, in a stable order."""
+        """Labels, values and palette classes (``states.css``) for the last-run-state chart, in a
+        stable order."""
         labels = [s for s in STATE_ORDER if self.state_counts.get(s)]
         labels += sorted(s for s in self.state_counts if s not in STATE_ORDER)
-        return {"labels": labels, "values": [self.state_counts[s] for s in labels]}
+        return {
+            "labels": labels,
+            "values": [self.state_counts[s] for s in labels],
+            "classes": [f"state-{'none' if s == NEVER_RUN else s}" for s in labels],
+        }
 
 
 def _by_recency(row: DagRow) -> float:
@@ -50,8 +57,8 @@ def _by_recency(row: DagRow) -> float:
 def build() -> Dashboard:
     rows, failures = fetch_all_rows()
     board = Dashboard(dag_total=len(rows), paused=sum(1 for r in rows if r.dag.is_paused), failures=failures)
-    board.state_counts = dict(Counter(r.last_state or "never run" for r in rows))
-    board.failing = sorted((r for r in rows if r.last_state == "failed"), key=_by_recency, reverse=True)[:10]
+    board.state_counts = dict(Counter(r.last_state or NEVER_RUN for r in rows))
+    board.failing = sorted((r for r in rows if r.last_state == DagRunState.FAILED), key=_by_recency, reverse=True)[:10]
     board.active = sorted((r for r in rows if r.last_state in ACTIVE_STATES), key=_by_recency, reverse=True)[:10]
     board.tasks_total = db.session.scalar(sa.select(sa.func.count()).select_from(Task)) or 0
     board.tasks_enabled = db.session.scalar(sa.select(sa.func.count()).where(Task.enabled.is_(True))) or 0
@@ -63,7 +70,7 @@ def build() -> Dashboard:
     board.recent_task_failures = list(
         db.session.scalars(
             sa.select(TaskRun)
-            .where(TaskRun.state == "failed", TaskRun.scheduled_for >= since)
+            .where(TaskRun.state == FireState.FAILED, TaskRun.scheduled_for >= since)
             .order_by(TaskRun.scheduled_for.desc())
             .limit(5)
         )

@@ -32,7 +32,7 @@ from flask import current_app
 
 from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowError, AirflowNotFound
 from console.extensions import db
-from console.models import AirflowServer, Task, TaskRun
+from console.models import AirflowServer, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
 from console.services.audit import SCHEDULER_ACTOR, record_airflow_action
@@ -75,7 +75,7 @@ class Fire:
     task_id: int
     scheduled_for: datetime
     kind: str = "scheduled"
-    state: str = "pending"
+    state: FireState = FireState.PENDING
     error: str | None = None
 
 
@@ -109,8 +109,8 @@ def record_fires(batch: Iterable[Fire], *, now: datetime | None = None) -> int:
             "state": f.state,
             "dag_run_id": dag_run_id(f.task_id, created[f.task_id], f.scheduled_for, f.kind),
             "attempts": 0,
-            "next_attempt_at": now if f.state == "pending" else None,
-            "finished_at": now if f.state == "missed" else None,
+            "next_attempt_at": now if f.state == FireState.PENDING else None,
+            "finished_at": now if f.state == FireState.MISSED else None,
             "error": f.error,
             "requested_by": SCHEDULER_ACTOR,
             "created_at": now,
@@ -176,7 +176,7 @@ def load_attempts(run_ids: Iterable[int]) -> list[Attempt]:
         sa.select(*_ATTEMPT_COLUMNS)
         .join(Task, Task.id == TaskRun.task_id)
         .join(AirflowServer, AirflowServer.id == Task.server_id)
-        .where(TaskRun.id.in_(list(run_ids)), TaskRun.state == "pending")
+        .where(TaskRun.id.in_(list(run_ids)), TaskRun.state == FireState.PENDING)
         .order_by(TaskRun.scheduled_for, TaskRun.id)
     ).all()
     return [Attempt(*row) for row in rows]
@@ -192,7 +192,7 @@ def claim_due(server_id: int, *, now: datetime, hold: timedelta, limit: int = 1)
     due = db.session.scalars(
         sa.select(TaskRun.id)
         .join(Task, Task.id == TaskRun.task_id)
-        .where(TaskRun.state == "pending", TaskRun.next_attempt_at <= now, Task.server_id == server_id)
+        .where(TaskRun.state == FireState.PENDING, TaskRun.next_attempt_at <= now, Task.server_id == server_id)
         .order_by(TaskRun.next_attempt_at, TaskRun.id)
         .limit(limit)
     ).all()
@@ -201,7 +201,7 @@ def claim_due(server_id: int, *, now: datetime, hold: timedelta, limit: int = 1)
         return []
     won = db.session.scalars(
         sa.update(TaskRun)
-        .where(TaskRun.id.in_(due), TaskRun.state == "pending", TaskRun.next_attempt_at <= now)
+        .where(TaskRun.id.in_(due), TaskRun.state == FireState.PENDING, TaskRun.next_attempt_at <= now)
         .values(next_attempt_at=now + hold * len(due))
         .returning(TaskRun.id)
         .execution_options(synchronize_session=False)
@@ -215,7 +215,7 @@ def claim(run_id: int, *, now: datetime, hold: timedelta) -> Attempt | None:
     """Claim one due pending run; its :class:`Attempt`, or None if it is not due or someone has it."""
     won = db.session.scalars(
         sa.update(TaskRun)
-        .where(TaskRun.id == run_id, TaskRun.state == "pending", TaskRun.next_attempt_at <= now)
+        .where(TaskRun.id == run_id, TaskRun.state == FireState.PENDING, TaskRun.next_attempt_at <= now)
         .values(next_attempt_at=now + hold)
         .returning(TaskRun.id)
         .execution_options(synchronize_session=False)
@@ -309,26 +309,26 @@ def _crash_if_asked() -> None:
 def _outcome(claimed: Attempt, now: datetime, error: str | None, retry: bool) -> dict[str, Any]:
     attempts = claimed.attempts + 1
     if error is None:
-        return {"state": "triggered", "triggered_at": now, "next_attempt_at": None, "error": None}
+        return {"state": FireState.TRIGGERED, "triggered_at": now, "next_attempt_at": None, "error": None}
     deadline = claimed.created_at + timedelta(seconds=claimed.retry_window_seconds)
     if retry and now < deadline:
         backoff = max(1, claimed.retry_backoff_seconds)
         delay = timedelta(seconds=min(backoff * 2 ** (attempts - 1), backoff * MAX_BACKOFF_FACTOR))
         return {
-            "state": "pending",
+            "state": FireState.PENDING,
             "next_attempt_at": min(now + delay, deadline),
             "error": f"attempt {attempts} failed, retrying: {error}",
         }
     window = f"gave up after {attempts} attempts in the {claimed.retry_window_seconds} s retry window: "
     reason = f"not triggered: {window if retry else ''}{error}"
-    return {"state": "failed", "next_attempt_at": None, "finished_at": now, "error": reason}
+    return {"state": FireState.FAILED, "next_attempt_at": None, "finished_at": now, "error": reason}
 
 
 def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool, *, actor: str, existed: bool) -> str:
     values = _outcome(claimed, now, error, retry)
     db.session.execute(
         sa.update(TaskRun)
-        .where(TaskRun.id == claimed.run_id, TaskRun.state == "pending")  # never undo another's success
+        .where(TaskRun.id == claimed.run_id, TaskRun.state == FireState.PENDING)  # never undo another's success
         .values(attempts=TaskRun.attempts + 1, **values)
         .execution_options(synchronize_session=False)
     )
@@ -349,7 +349,7 @@ def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool, *, 
         error=values["error"],
     )
     db.session.commit()
-    level = logging.INFO if values["state"] == "triggered" else logging.WARNING
+    level = logging.INFO if values["state"] == FireState.TRIGGERED else logging.WARNING
     log.log(
         level,
         "task %s: %s %s (attempt %d)%s",
@@ -371,7 +371,7 @@ def record_manual(task: Task, *, requested_by: str, now: datetime | None = None)
         requested_by=requested_by,
         scheduled_for=now,
         kind="manual",
-        state="pending",
+        state=FireState.PENDING,
         dag_run_id=dag_run_id(task.id, task.created_at, now, "manual"),
         attempts=0,
         next_attempt_at=now + claim_hold(task.server),

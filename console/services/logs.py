@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
+from console.models.states import TaskInstanceState
 from console.services.log_cache import ParsedLog, RecordTuple, TooManyLogReads, log_memory, read_capped
 from console.services.server_clients import ServerFailure, ServerHandle, resolve_server
 
@@ -50,8 +51,6 @@ _LEVEL_NAMES = {name: name for name in LEVELS} | {
     "exception": "error",
     "err": "error",
 }
-#: Task states after which a try's log no longer grows.
-FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, links), and two-byte escapes.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -257,7 +256,7 @@ def find_task_instance(server: ServerHandle, ref: TaskLogRef) -> TaskInstance:
 
 
 def _finished(ti: TaskInstance, try_number: int) -> bool:
-    return try_number < ti.try_number or (ti.state or "") in FINISHED_STATES
+    return try_number < ti.try_number or (ti.state or "") in TaskInstanceState.FINAL
 
 
 def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> ParsedLog:

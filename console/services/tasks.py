@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from console.extensions import db
-from console.models import MISFIRE_POLICIES, AirflowServer, Task, TaskRun
+from console.models import MISFIRE_POLICIES, AirflowServer, FireState, Task, TaskRun
 from console.services import cron, fires, webhooks
 from console.services.errors import ServiceError
 from console.services.json_input import JsonInputError, parse_json_input
@@ -51,7 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "alert_webhook_url": "",
 }
 WEBHOOK = "alert_webhook_url"  # write-only: stored encrypted, see console.services.webhooks
-FINAL_STATES = ("success", "failed")
 _DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,250}$")
 
 
@@ -290,11 +289,11 @@ def run_stats(task_id: int, *, last: int = 100) -> RunStats:
     """Success rate over the last ``last`` finished (success or failed) runs."""
     states = db.session.scalars(
         sa.select(TaskRun.state)
-        .where(TaskRun.task_id == task_id, TaskRun.state.in_(FINAL_STATES))
+        .where(TaskRun.task_id == task_id, TaskRun.state.in_(sorted(FireState.FINAL)))
         .order_by(TaskRun.scheduled_for.desc())
         .limit(last)
     ).all()
-    succeeded = sum(1 for s in states if s == "success")
+    succeeded = sum(1 for s in states if s == FireState.SUCCESS)
     return RunStats(finished=len(states), succeeded=succeeded, failed=len(states) - succeeded)
 
 
@@ -305,7 +304,7 @@ def last_runs(task_ids: Iterable[int]) -> dict[int, TaskRun]:
         return {}
     latest = (
         sa.select(TaskRun.task_id, sa.func.max(TaskRun.scheduled_for).label("at"))
-        .where(TaskRun.task_id.in_(ids), TaskRun.state != "missed")
+        .where(TaskRun.task_id.in_(ids), TaskRun.state != FireState.MISSED)
         .group_by(TaskRun.task_id)
         .subquery()
     )

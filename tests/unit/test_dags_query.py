@@ -182,7 +182,7 @@ def test_display_helpers() -> None:
     assert dag_display.when(T0) == "2026-01-01 00:00:00 UTC"
     assert dag_display.ago(T0, now=T0 + timedelta(minutes=3)) == "3 min ago"
     assert dag_display.ago(T0 + timedelta(hours=2), now=T0) == "in 2 h"
-    assert dag_display.badge("failed") == "badge-danger badge-state-failed"
-    assert dag_display.badge(None) == "badge-state-none"
+    assert dag_display.badge("failed") == "state-failed"
+    assert dag_display.badge(None) == "state-none"
     assert dag_display.run_type("asset_triggered") == "Asset"
     assert dag_display.pretty_json({"b": 1, "a": "<x>"}) == '{\n  "a": "<x>",\n  "b": 1\n}'
