@@ -24,8 +24,8 @@ from flask import Flask
 from console.airflow.client import LogLine
 from console.extensions import db
 from console.services import logs
-from console.services.dags import ServerHandle
 from console.services.log_cache import LogCache, ReadLimiter, TooManyLogReads, log_memory, read_capped, record_size
+from console.services.server_clients import ServerHandle
 
 T = datetime(2026, 11, 25, 17, 56, 7, 198600, tzinfo=UTC)
 HANG_GUARD = 30.0  # seconds: only so that a broken test fails instead of hanging
