@@ -18,11 +18,18 @@ from console.models import AirflowAction, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.scheduler.dispatch import Lane
 from console.services import fires, server_clients, tasks
+from tests import static_dns
 from tests.conftest import Auth, csrf_token
 from tests.unit.test_tasks_fire import FakeClient, make_task
 from tests.unit.test_tasks_screens import form_data, server_id
 
 OPERATOR = "operator@example.com"
+
+
+@pytest.fixture(autouse=True)
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task form's webhook host is resolved on save: answer from a static table, never DNS."""
+    static_dns.install(monkeypatch)
 
 
 class FakeAirflow:
