@@ -59,15 +59,21 @@ def spawn_standalone(settings: SandboxSettings, env: dict[str, str]) -> int:
 def is_alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie does not; a zombie child of ours is reaped)."""
     try:
-        proc = psutil.Process(pid)
-        if proc.status() != psutil.STATUS_ZOMBIE:
+        return _running(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
             return True
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:
         return True
     with contextlib.suppress(psutil.Error, ChildProcessError):
-        proc.wait(timeout=0)
+        proc.wait(timeout=0)  # reaps it if it is our child; another's zombie stays its parent's business
     return False
 
 
@@ -120,17 +126,24 @@ def stop_processes(settings: SandboxSettings, pid: int | None) -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
     _send(targets, signal.SIGTERM)
-    _, alive = psutil.wait_procs(targets, timeout=STOP_TIMEOUT)
-    _send(alive, signal.SIGKILL)
-    psutil.wait_procs(alive, timeout=SWEEP_TIMEOUT)
+    _send(_wait_gone(targets, STOP_TIMEOUT), signal.SIGKILL)
     # A process started while the others stopped (a task being launched) is caught by a last sweep.
     deadline = time.monotonic() + SWEEP_TIMEOUT
     while (left := sandbox_processes(settings, session=pid)) and time.monotonic() < deadline:
         _send(left, signal.SIGKILL)
-        psutil.wait_procs(left, timeout=1)
+        _wait_gone(left, 1.0)
     if left:
         raise SandboxError(f"could not kill sandbox processes {[p.pid for p in left]} of {settings.home}")
     return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until none of ``procs`` runs (zombies count as gone: psutil.wait_procs waits for a
+    non-child zombie until its parent reaps it); returns those still running at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (alive := [p for p in procs if _running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
 
 
 def _send(procs: list[psutil.Process], sig: int) -> None:
