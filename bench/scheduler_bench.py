@@ -64,7 +64,7 @@ def percentile(values: list[float], share: float) -> float:
 def start_sandbox(port: int) -> Any:
     from console.airflow import sandbox
 
-    settings = sandbox.SandboxSettings(root=ROOT / ".sandbox", port=port)
+    settings = sandbox.SandboxSettings.in_checkout(ROOT, port=port)
     return sandbox.start(settings, log=lambda msg: print(f"  {msg}"))
 
 
@@ -220,7 +220,7 @@ def run(count: int, port: int, lead: float) -> Result:
     from console.airflow import sandbox
     from console.airflow.client import AirflowClient
 
-    settings = sandbox.SandboxSettings(root=ROOT / ".sandbox", port=port)
+    settings = sandbox.SandboxSettings.in_checkout(ROOT, port=port)
     was_running = sandbox.status(settings).running
     print(f"Starting the Airflow sandbox on port {port} (reused if running)...")
     status = start_sandbox(port)

@@ -86,6 +86,7 @@ class DefaultConfig:
 
     # Airflow: the local sandbox runner and how the console calls servers.
     AIRFLOW_SANDBOX_ROOT: str | None = None  # default: <project>/.sandbox
+    AIRFLOW_SANDBOX_DAGS_FOLDER: str | None = None  # default: <project>/examples/dags
     AIRFLOW_SANDBOX_PORT = 28080
     AIRFLOW_DEFAULT_CONNECT_TIMEOUT = 3.0  # a new server's timeouts; each server keeps its own
     AIRFLOW_DEFAULT_READ_TIMEOUT = 10.0

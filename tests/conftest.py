@@ -190,7 +190,7 @@ def sandbox_settings() -> Any:
     """The settings of the test session's sandbox (port ``CONSOLE_TEST_SANDBOX_PORT``)."""
     from console.airflow import sandbox
 
-    return sandbox.SandboxSettings(root=ROOT / ".sandbox", port=SANDBOX_PORT)
+    return sandbox.SandboxSettings.in_checkout(ROOT, port=SANDBOX_PORT)
 
 
 @pytest.fixture(scope="session")

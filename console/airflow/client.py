@@ -31,6 +31,7 @@ from console.airflow.log_stream import LogLineStream
 from console.airflow.payloads import (
     Dag,
     DagDetails,
+    DagImportError,
     DagRun,
     LogLine,
     LogPage,
@@ -39,6 +40,7 @@ from console.airflow.payloads import (
     parse_dag_details,
     parse_dag_run,
     parse_health,
+    parse_import_error,
     parse_log_line,
     parse_log_page,
     parse_page,
@@ -59,6 +61,7 @@ __all__ = [
     "AirflowSession",
     "Dag",
     "DagDetails",
+    "DagImportError",
     "DagRun",
     "LogLine",
     "LogLineStream",
@@ -201,6 +204,18 @@ class AirflowClient(AirflowWrites):
                 seen.add(dag.dag_id)
                 unique.append(dag)
         return unique
+
+    def list_import_errors(self) -> list[DagImportError]:
+        """Every DAG file Airflow could not import, ordered by file name, all pages."""
+        what = "list import errors"
+        api = self.session.import_error_api
+
+        def fetch(limit: int, offset: int) -> Any:
+            return self._get(
+                what, api.get_import_errors_without_preload_content, limit=limit, offset=offset, order_by=["filename"]
+            )
+
+        return self._parse_many(what, parse_import_error, self._pages(what, "import_errors", fetch))
 
     def get_dag(self, dag_id: str) -> Dag:
         what = f"read DAG {dag_id!r}"

@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow_client.client.api.dag_api import DAGApi
 from airflow_client.client.api.dag_run_api import DagRunApi
+from airflow_client.client.api.import_error_api import ImportErrorApi
 from airflow_client.client.api.monitor_api import MonitorApi
 from airflow_client.client.api.task_instance_api import TaskInstanceApi
 from airflow_client.client.api.version_api import VersionApi
@@ -44,6 +45,7 @@ __all__ = [
     "DAGRunPatchBody",
     "DagRunApi",
     "DagRunMutableStates",
+    "ImportErrorApi",
     "MonitorApi",
     "OpenApiException",
     "PatchTaskInstanceBody",

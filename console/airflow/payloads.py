@@ -2,7 +2,7 @@
 
 Contract: everything here is pure -- no I/O, no Flask, no official client.
 The result types (:class:`Dag`, :class:`DagDetails`, :class:`DagRun`,
-:class:`TaskInstance`, :class:`LogLine`, :class:`LogPage`) are what the app
+:class:`TaskInstance`, :class:`LogLine`, :class:`LogPage`, :class:`DagImportError`) are what the app
 sees; ``to_dict()`` gives a JSON-ready dict (ISO datetimes).  The ``parse_*``
 functions turn one decoded JSON answer into results, and raise
 :class:`BadPayload` (naming the offending field) -- never anything else -- when
@@ -115,6 +115,16 @@ class TaskInstance(_Plain):
     operator_name: str | None
     hostname: str | None
     note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DagImportError(_Plain):
+    """A DAG file Airflow could not import."""
+
+    #: As Airflow stores it (relative to its bundle, or absolute).
+    filename: str
+    bundle_name: str | None
+    stack_trace: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +297,13 @@ def parse_dag_details(raw: Any) -> DagDetails:
         timezone=_ostr(d, "timezone"),
         default_args=_odict(d, "default_args"),
         active_runs_count=_oint(d, "active_runs_count"),
+    )
+
+
+def parse_import_error(raw: Any) -> DagImportError:
+    d = _dict(raw, "import_error")
+    return DagImportError(
+        filename=_str(d, "filename"), bundle_name=_ostr(d, "bundle_name"), stack_trace=_ostr(d, "stack_trace")
     )
 
 

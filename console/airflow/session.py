@@ -127,6 +127,7 @@ class AirflowSession:
         self.task_instance_api = official.TaskInstanceApi(self.api_client)
         self.version_api = official.VersionApi(self.api_client)
         self.monitor_api = official.MonitorApi(self.api_client)
+        self.import_error_api = official.ImportErrorApi(self.api_client)
 
     # -- public low-level entry points ------------------------------------
 

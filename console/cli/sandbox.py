@@ -1,23 +1,39 @@
-"""``manage.py airflow-sandbox start|stop|status``: the local Airflow the console uses by default."""
+"""``manage.py airflow-sandbox start|stop|status``: the local Airflow the console uses by default.
+
+The sandbox package is imported inside the commands: ``create_app`` registers this group in
+every process (web workers too), which must not load a development tool.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from console.airflow import sandbox
 from console.cli.users import run_service
+
+if TYPE_CHECKING:
+    from console.airflow.sandbox import SandboxSettings
 
 SANDBOX_SERVER_NAME = "sandbox"
 
 
-def settings_from_config(port: int | None = None) -> sandbox.SandboxSettings:
-    root = current_app.config.get("AIRFLOW_SANDBOX_ROOT") or Path(current_app.root_path).parent / ".sandbox"
-    return sandbox.SandboxSettings(root=Path(root), port=port or current_app.config["AIRFLOW_SANDBOX_PORT"])
+def settings_from_config(port: int | None = None) -> SandboxSettings:
+    """The sandbox of ``AIRFLOW_SANDBOX_ROOT`` / ``AIRFLOW_SANDBOX_DAGS_FOLDER``; unset, those are
+    ``.sandbox`` and ``examples/dags`` beside the ``console`` package (a source checkout)."""
+    from console.airflow.sandbox import SandboxSettings
+
+    checkout = Path(current_app.root_path).parent
+    config = current_app.config
+    return SandboxSettings(
+        root=Path(config.get("AIRFLOW_SANDBOX_ROOT") or checkout / ".sandbox"),
+        dags_folder=Path(config.get("AIRFLOW_SANDBOX_DAGS_FOLDER") or checkout / "examples" / "dags"),
+        port=port or config["AIRFLOW_SANDBOX_PORT"],
+    )
 
 
 @click.group("airflow-sandbox", cls=AppGroup)
@@ -31,6 +47,8 @@ def airflow_sandbox() -> None:
 @click.option("--timeout", type=int, default=300, show_default=True, help="Seconds to wait for health.")
 def start(port: int | None, register: bool, timeout: int) -> None:
     """Install if needed, start, and wait until healthy with the example DAGs loaded."""
+    from console.airflow import sandbox
+
     settings = settings_from_config(port)
     try:
         status = sandbox.start(settings, timeout=timeout, log=lambda m: click.echo(f"[sandbox] {m}"))
@@ -56,8 +74,13 @@ def start(port: int | None, register: bool, timeout: int) -> None:
 @airflow_sandbox.command("stop")
 @click.option("--port", type=int)
 def stop(port: int | None) -> None:
-    """Stop the sandbox's whole process group."""
-    stopped = sandbox.stop(settings_from_config(port), log=lambda m: click.echo(f"[sandbox] {m}"))
+    """Stop the sandbox and every process it started."""
+    from console.airflow import sandbox
+
+    try:
+        stopped = sandbox.stop(settings_from_config(port), log=lambda m: click.echo(f"[sandbox] {m}"))
+    except sandbox.SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("Stopped." if stopped else "Not running.")
 
 
@@ -66,6 +89,8 @@ def stop(port: int | None) -> None:
 @click.option("--quiet", is_flag=True, help="Print nothing; exit 0 when running and healthy.")
 def status(port: int | None, quiet: bool) -> None:
     """Whether it runs, its URL, its admin user and the file holding the password."""
+    from console.airflow import sandbox
+
     state = sandbox.status(settings_from_config(port))
     if not quiet:
         click.echo(f"running:  {'yes' if state.running else 'no'}{' (healthy)' if state.healthy else ''}")

@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from console.airflow import sandbox as sb
+from tests.conftest import ROOT, SANDBOX_START_TIMEOUT, sandbox_api, sandbox_settings
 from tests.conftest import SANDBOX_PORT as PORT
-from tests.conftest import SANDBOX_START_TIMEOUT, sandbox_settings
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 EXAMPLE_DAGS = {
     "example_quick",
@@ -32,45 +30,26 @@ EXAMPLE_DAGS = {
 }
 
 
-def _live_pids(pred) -> list[int]:
-    """Non-zombie processes whose (pid, stat fields, environ) satisfy ``pred``."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-            fields = raw[raw.rfind(")") + 2 :].split()
-            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if fields[0] in ("Z", "X"):
-            continue
-        if pred(int(entry), fields, environ):
-            out.append(int(entry))
-    return out
-
-
 def _processes_of_home(home: Path) -> list[int]:
-    marker = f"AIRFLOW_HOME={home}".encode()
-    return _live_pids(lambda pid, fields, environ: marker in environ)
+    """Running processes (zombies aside) whose AIRFLOW_HOME is ``home``."""
+    found = []
+    for proc in psutil.process_iter(["environ", "status"]):
+        environ = proc.info["environ"] or {}
+        if proc.info["status"] != psutil.STATUS_ZOMBIE and environ.get("AIRFLOW_HOME") == str(home):
+            found.append(proc.pid)
+    return found
 
 
 def _processes_in_group(pgid: int) -> list[int]:
-    return _live_pids(lambda pid, fields, environ: int(fields[2]) == pgid)
-
-
-def _api(settings: sb.SandboxSettings, method: str, path: str, body=None, token=None):
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(settings.base_url + path, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return resp.status, json.loads(resp.read())
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            in_group = os.getpgid(proc.pid) == pgid
+        except OSError:
+            continue
+        if in_group and proc.info["status"] != psutil.STATUS_ZOMBIE and proc.pid != os.getpid():
+            found.append(proc.pid)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +65,10 @@ def sandbox(settings, airflow_sandbox):
 
 def test_settings_paths(settings):
     assert settings.base_url == f"http://localhost:{PORT}"
-    assert settings.venv == REPO / ".sandbox" / "venv"
-    assert settings.home == REPO / ".sandbox" / f"home-{PORT}"
+    assert settings.venv == ROOT / ".sandbox" / "venv"
+    assert settings.home == ROOT / ".sandbox" / f"home-{PORT}"
     assert settings.password_file.parent == settings.home
-    assert settings.dags_folder == REPO / "examples" / "dags"
+    assert settings.dags_folder == ROOT / "examples" / "dags"
 
 
 def test_port_taken_by_something_else_is_reported(tmp_path):
@@ -97,7 +76,7 @@ def test_port_taken_by_something_else_is_reported(tmp_path):
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
         port = blocker.getsockname()[1]
-        other = sb.SandboxSettings(root=tmp_path, port=port)
+        other = sb.SandboxSettings(root=tmp_path, dags_folder=tmp_path / "dags", port=port)
         with pytest.raises(sb.SandboxError, match=f"port {port} is already in use"):
             sb.start(other, timeout=5, log=lambda _m: None)
     assert not other.venv.exists()  # failed before installing anything
@@ -131,27 +110,21 @@ def test_ensure_installed_does_nothing_when_installed(settings, sandbox):
 
 
 def test_health_needs_no_auth(settings, sandbox):
-    code, health = _api(settings, "GET", "/api/v2/monitor/health")
-    assert code == 200
-    for component in ("metadatabase", "scheduler", "dag_processor", "triggerer"):
-        assert health[component]["status"] == "healthy"
+    components = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+    health = sb.api_client(settings, signed_in=False).health()
+    assert [health.get(c) for c in components] == ["healthy"] * len(components)
 
 
-def test_example_dags_are_listed_with_a_token(settings, sandbox):
-    code, payload = _api(
-        settings, "POST", "/auth/token", body={"username": "admin", "password": sb.read_password(settings)}
-    )
-    assert code == 201
-    token = payload["access_token"]
-    code, payload = _api(settings, "GET", "/api/v2/dags?limit=100", token=token)
-    assert code == 200
-    listed = {d["dag_id"]: d for d in payload["dags"]}
+def test_example_dags_are_listed_unpaused_and_tagged(sandbox):
+    listed = {d.dag_id: d for d in sandbox_api(sandbox).list_dags()}
     assert set(listed) >= EXAMPLE_DAGS
-    for dag_id in EXAMPLE_DAGS:
-        assert not listed[dag_id]["is_paused"]
-        assert "example" in {t["name"] for t in listed[dag_id]["tags"]}
-    code, details = _api(settings, "GET", "/api/v2/dags/example_params/details", token=token)
-    params = details["params"]
+    assert {d: (listed[d].is_paused, "example" in listed[d].tags) for d in EXAMPLE_DAGS} == dict.fromkeys(
+        EXAMPLE_DAGS, (False, True)
+    )
+
+
+def test_example_params_come_with_their_schema(sandbox):
+    params = sandbox_api(sandbox).get_dag_details("example_params").params
     assert params["count"] == {
         "value": 3,
         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "title": "Count"},
