@@ -120,3 +120,13 @@ def test_each_package_imports_on_its_own(package: str) -> None:
     command = [sys.executable, "-c", f"import {package}"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=PACKAGE.parent)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_no_module_is_over_about_400_lines() -> None:
+    """A module past ~400 lines is usually two things (STYLE.md); migrations are generated."""
+    long = sorted(
+        f"{path.relative_to(PACKAGE.parent)}: {n}"
+        for path in PACKAGE.rglob("*.py")
+        if "migrations" not in path.parts and (n := len(path.read_text().splitlines())) > 420
+    )
+    assert long == []
