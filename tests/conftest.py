@@ -8,11 +8,12 @@ stopped at the end if the session started it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from flask.testing import FlaskClient
 
 from console import create_app
 from console.extensions import db
+from tests.fakes import FakeAirflow, FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
@@ -181,6 +183,25 @@ class Auth:
 @pytest.fixture
 def login_as(app: Flask, client: FlaskClient) -> Auth:
     return Auth(app, client)
+
+
+# --- Fake servers (fault injection, ``tests/fakes.py``) ----------------------------------
+
+FakeT = TypeVar("FakeT", bound=FakeServer)
+
+
+@pytest.fixture
+def fake_airflow() -> Iterator[FakeAirflow]:
+    """A running fake Airflow that logs clients in like Airflow; stopped after the test."""
+    with FakeAirflow() as fake:
+        yield fake
+
+
+@pytest.fixture
+def start_fake() -> Iterator[Callable[[FakeT], FakeT]]:
+    """Start fake servers: ``hook = start_fake(FakeServer(Reply(500)))``; all stop after the test."""
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context
 
 
 # --- Airflow sandbox (integration) -------------------------------------------------------
