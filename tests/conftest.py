@@ -250,18 +250,30 @@ def sandbox_api(status: Any, name: str = "sandbox-api") -> Any:
     )
 
 
-def wait_for_run(api: Any, dag_id: str, run_id: str, timeout: float = 240.0) -> Any:
-    """Poll Airflow until the run finishes (success or failed); fail the test after ``timeout``."""
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``predicate`` until it returns something true, and return that; fail the test after
+    ``timeout`` seconds (a guard against a hang, never a promise of speed)."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
-        run = api.get_dag_run(dag_id, run_id)
-        if run.state in ("success", "failed"):
-            return run
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} of {dag_id} still {run.state} after {timeout:g} s")
-        time.sleep(1.0)
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_run(api: Any, dag_id: str, run_id: str, timeout: float = 240.0) -> Any:
+    """Poll Airflow until the run finishes (success or failed) and return it; fail the test after
+    ``timeout`` seconds."""
+
+    def finished() -> Any:
+        run = api.get_dag_run(dag_id, run_id)
+        return run if run.state in ("success", "failed") else None
+
+    return wait_until(finished, timeout, f"run {run_id} of {dag_id} to finish", interval=1.0)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,15 @@ from console.models.timeutil import utcnow
 from console.scheduler.process import SchedulerProcess
 from console.services import servers, tasks
 from console.services.fires import CRASH_EXIT_STATUS, run_id_prefix
-from tests.conftest import ROOT, SANDBOX_START_TIMEOUT, base_config, empty_database, sandbox_api, sandbox_settings
+from tests.conftest import (
+    ROOT,
+    SANDBOX_START_TIMEOUT,
+    base_config,
+    empty_database,
+    sandbox_api,
+    sandbox_settings,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,17 +72,6 @@ def airflow(airflow_sandbox: Any) -> AirflowClient:
     if client.get_dag(QUICK).is_paused:
         client.set_paused(QUICK, False)
     return client
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def register_sandbox(app: Flask, sandbox: Any) -> int:
