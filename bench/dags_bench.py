@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scheduler_bench import make_app, start_sandbox
+from tests.conftest import wait_for_run
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dags.json"
 SECRET = "bench-secret-key-0123456789abcdef0123456789abcdef"
@@ -44,11 +45,8 @@ def finished_large_log_run(client: Any) -> str:
             return str(run.run_id)
     run_id = f"bench__{uuid.uuid4().hex[:8]}"
     client.trigger_dag_run(LARGE_LOG_DAG, run_id=run_id)
-    deadline = time.monotonic() + 300
-    while client.get_dag_run(LARGE_LOG_DAG, run_id).state != "success":
-        if time.monotonic() > deadline:
-            raise RuntimeError("the large-log run did not finish in 5 minutes")
-        time.sleep(2)
+    if wait_for_run(client, LARGE_LOG_DAG, run_id, timeout=300).state != "success":
+        raise RuntimeError("the large-log run failed")
     return run_id
 
 

@@ -114,7 +114,6 @@ class DefaultConfig:
     SCHEDULER_MONITOR_SECONDS = 5.0
     SCHEDULER_MISFIRE_GRACE_SECONDS = 60  # a fire this late is still fired, whatever the misfire policy
     SCHEDULER_MAX_MISSED_RECORDED = 100  # per task, after a long outage
-    SCHEDULER_TEST_CRASH_AFTER_TRIGGER = False  # tests only: exit right after a trigger call
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None

@@ -8,11 +8,12 @@ stopped at the end if the session started it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from flask.testing import FlaskClient
 
 from console import create_app
 from console.extensions import db
+from tests.fakes import FakeAirflow, FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
@@ -183,6 +185,25 @@ def login_as(app: Flask, client: FlaskClient) -> Auth:
     return Auth(app, client)
 
 
+# --- Fake servers (fault injection, ``tests/fakes.py``) ----------------------------------
+
+FakeT = TypeVar("FakeT", bound=FakeServer)
+
+
+@pytest.fixture
+def fake_airflow() -> Iterator[FakeAirflow]:
+    """A running fake Airflow that logs clients in like Airflow; stopped after the test."""
+    with FakeAirflow() as fake:
+        yield fake
+
+
+@pytest.fixture
+def start_fake() -> Iterator[Callable[[FakeT], FakeT]]:
+    """Start fake servers: ``hook = start_fake(FakeServer(Reply(500)))``; all stop after the test."""
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context
+
+
 # --- Airflow sandbox (integration) -------------------------------------------------------
 
 
@@ -229,18 +250,30 @@ def sandbox_api(status: Any, name: str = "sandbox-api") -> Any:
     )
 
 
-def wait_for_run(api: Any, dag_id: str, run_id: str, timeout: float = 240.0) -> Any:
-    """Poll Airflow until the run finishes (success or failed); fail the test after ``timeout``."""
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``predicate`` until it returns something true, and return that; fail the test after
+    ``timeout`` seconds (a guard against a hang, never a promise of speed)."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
-        run = api.get_dag_run(dag_id, run_id)
-        if run.state in ("success", "failed"):
-            return run
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} of {dag_id} still {run.state} after {timeout:g} s")
-        time.sleep(1.0)
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_run(api: Any, dag_id: str, run_id: str, timeout: float = 240.0) -> Any:
+    """Poll Airflow until the run finishes (success or failed) and return it; fail the test after
+    ``timeout`` seconds."""
+
+    def finished() -> Any:
+        run = api.get_dag_run(dag_id, run_id)
+        return run if run.state in ("success", "failed") else None
+
+    return wait_until(finished, timeout, f"run {run_id} of {dag_id} to finish", interval=1.0)
 
 
 @pytest.fixture

@@ -21,14 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from flask import current_app
 
 from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowError, AirflowNotFound
 from console.extensions import db
@@ -42,8 +40,6 @@ log = logging.getLogger(__name__)
 RUN_ID_PREFIX = "console__task-"
 #: Longest wait between two attempts, as a multiple of the task's backoff.
 MAX_BACKOFF_FACTOR = 8
-#: Exit status of the crash hook used by the exactly-once tests.
-CRASH_EXIT_STATUS = 86
 
 
 def run_id_prefix(task_id: int, created_at: datetime) -> str:
@@ -283,7 +279,6 @@ def attempt(claimed: Attempt, client: TriggerClient, *, actor: str) -> str:
         error = str(exc)
     except (AirflowError, SecretUnreadable) as exc:
         error, retry = str(exc), True
-    _crash_if_asked()
     return _record(claimed, utcnow(), error, retry, actor=actor, existed=existed)
 
 
@@ -297,13 +292,6 @@ def _trigger(client: TriggerClient, claimed: Attempt) -> None:
         f"({claimed.kind}, scheduled {claimed.scheduled_for:%Y-%m-%d %H:%M:%S} UTC)"
     )
     client.trigger_dag_run(claimed.dag_id, run_id=claimed.dag_run_id, conf=conf, note=note)
-
-
-def _crash_if_asked() -> None:
-    """The exactly-once tests' hook: die between the trigger and its record."""
-    if current_app.config.get("SCHEDULER_TEST_CRASH_AFTER_TRIGGER"):
-        log.warning("SCHEDULER_TEST_CRASH_AFTER_TRIGGER is set: exiting right after the trigger call")
-        os._exit(CRASH_EXIT_STATUS)
 
 
 def _outcome(claimed: Attempt, now: datetime, error: str | None, retry: bool) -> dict[str, Any]:

@@ -4,13 +4,12 @@ searches its log; a param holding HTML shows up as text, never as markup."""
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
 
 from console.extensions import db
-from tests.conftest import browser_login, sandbox_api, screenshot
+from tests.conftest import browser_login, sandbox_api, screenshot, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -109,10 +108,8 @@ def test_follow_mode_shows_new_lines_of_a_running_task(page, live_server, sandbo
         api.set_paused("example_long", False)
     run_id = api.trigger_dag_run("example_long", note="console e2e: follow").run_id
     try:
-        deadline = time.monotonic() + 600  # a guard against a hang; a busy sandbox may queue it a while
-        while api.list_task_instances("example_long", run_id)[0].state != "running":
-            assert time.monotonic() < deadline, "example_long never started"
-            time.sleep(1)
+        # a guard against a hang: a busy sandbox may queue it a while
+        wait_until(lambda: api.list_task_instances("example_long", run_id)[0].state == "running", 600, "a running tick")
         browser_login(page, live_server, "viewer")
         page.goto(f"{live_server.url}/admin/dags/{sandbox_server}/example_long/runs/{run_id}/tasks/tick/logs/1")
         page.wait_for_selector("[data-testid=log-lines] .log-line")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import Auth, sandbox_api
+from tests.conftest import Auth, sandbox_api, wait_for_run
 
 pytestmark = pytest.mark.integration
 
@@ -30,12 +30,7 @@ def large_log_run(airflow_sandbox: Any) -> str:
     if api.get_dag("example_large_log").is_paused:
         api.set_paused("example_large_log", False)
     run_id = api.trigger_dag_run("example_large_log", note="console integration: large log").run_id
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while (state := api.get_dag_run("example_large_log", run_id).state) not in ("success", "failed"):
-        if time.monotonic() > deadline:
-            pytest.fail(f"example_large_log still {state} after {RUN_TIMEOUT:g} s")
-        time.sleep(1.0)
-    assert state == "success"
+    assert wait_for_run(api, "example_large_log", run_id, RUN_TIMEOUT).state == "success"
     return run_id
 
 

@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,8 +36,17 @@ from console.models import AirflowServer, SchedulerHeartbeat, SchedulerLease, Ta
 from console.models.timeutil import utcnow
 from console.scheduler.process import SchedulerProcess
 from console.services import servers, tasks
-from console.services.fires import CRASH_EXIT_STATUS, run_id_prefix
-from tests.conftest import ROOT, SANDBOX_START_TIMEOUT, base_config, empty_database, sandbox_api, sandbox_settings
+from console.services.fires import run_id_prefix
+from tests.conftest import (
+    ROOT,
+    SANDBOX_START_TIMEOUT,
+    base_config,
+    empty_database,
+    sandbox_api,
+    sandbox_settings,
+    wait_until,
+)
+from tests.crash_after_trigger import CRASH_EXIT_STATUS
 
 pytestmark = pytest.mark.integration
 
@@ -65,17 +73,6 @@ def airflow(airflow_sandbox: Any) -> AirflowClient:
     if client.get_dag(QUICK).is_paused:
         client.set_paused(QUICK, False)
     return client
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def register_sandbox(app: Flask, sandbox: Any) -> int:
@@ -126,6 +123,10 @@ def assert_one_dag_run_per_fire(app: Flask, client: AirflowClient, task_id: int,
     return runs
 
 
+#: The scheduler command with a crash injected right after its first trigger call.
+CRASH_AFTER_TRIGGER = ("-m", "tests.crash_after_trigger")
+
+
 class SchedulerProcesses:
     """``python manage.py scheduler`` subprocesses on one database; all stopped at the end."""
 
@@ -133,7 +134,7 @@ class SchedulerProcesses:
         self.database_url, self.logs = database_url, logs
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, **config: Any) -> subprocess.Popen[bytes]:
+    def start(self, command: tuple[str, ...] = ("manage.py", "scheduler"), **config: Any) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONSOLE_")}
         env.update(
             CONSOLE_SECRET_KEY=base_config("")["SECRET_KEY"],
@@ -142,9 +143,7 @@ class SchedulerProcesses:
         )
         env.update({f"CONSOLE_{key}": str(value) for key, value in {**FAST, **config}.items()})
         log = open(self.logs / f"scheduler-{len(self.started)}.log", "wb")  # noqa: SIM115 (outlives this call)
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "scheduler"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.started.append(proc)
         return proc
@@ -218,7 +217,7 @@ def test_kill_between_trigger_and_record_then_restart_leaves_one_dag_run(
     app: Flask, airflow_sandbox: Any, airflow: AirflowClient, processes: SchedulerProcesses
 ) -> None:
     task_id, prefix = make_task(app, register_sandbox(app, airflow_sandbox), "*/20 * * * * *")
-    crashing = processes.start(SCHEDULER_TEST_CRASH_AFTER_TRIGGER="true")
+    crashing = processes.start(CRASH_AFTER_TRIGGER)
     status = crashing.wait(PATIENCE)
     assert status == CRASH_EXIT_STATUS, processes.log_of(crashing)
     (crashed,) = task_runs(app, task_id)

@@ -1,26 +1,17 @@
-"""Fault injection for the Airflow client, against a FAKE Airflow.
+"""Fault injection for the Airflow client, against a FAKE Airflow (``tests/fakes.py``).
 
-The fake (a ``ThreadingHTTPServer`` on 127.0.0.1) exists ONLY to produce what a
-real Airflow cannot on demand: timeouts, 5xx, dropped connections, malformed
-answers, expiring tokens, many pages.  Behaviour against a real Airflow is
-covered by ``tests/integration/test_airflow_client.py``.  Every test name says
-``fake_airflow`` so nobody mistakes these for proof the client works with
-Airflow.
+The fake produces what a real Airflow cannot on demand: timeouts, 5xx, dropped connections,
+malformed answers, expiring tokens, many pages.  Behaviour against a real Airflow is covered by
+``tests/integration/test_airflow_client.py``.  Every test name says ``fake_airflow`` so nobody
+mistakes these for proof the client works with Airflow.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -35,161 +26,7 @@ from console.airflow.errors import (
     AirflowUnexpectedPayload,
 )
 from console.airflow.tokens import TokenCache, jwt_expiry
-
-PASSWORD = "s3cret-Pa55word!"
-USER = "admin"
-
-
-def make_jwt(exp: float, sub: str = USER) -> str:
-    def b64(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    claims = {"sub": sub, "exp": int(exp), "jti": uuid.uuid4().hex}
-    return f"{b64({'alg': 'HS512', 'typ': 'JWT'})}.{b64(claims)}.c2lnbmF0dXJl"
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    json: Any = None
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False
-    #: ndjson lines written one chunk each; ``drop_after`` cuts the stream.
-    lines: list[bytes] | None = None
-    drop_after: int | None = None
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-
-Handler = Callable[[Seen], Reply]
-
-
-class FakeAirflow:
-    """Routes ``(METHOD, path)`` to a queue of replies (the last one repeats)
-    or to a function; checks bearer tokens like Airflow does."""
-
-    def __init__(self) -> None:
-        self.routes: dict[tuple[str, str], list[Reply] | Handler] = {}
-        self.seen: list[Seen] = []
-        self.valid_tokens: set[str] = set()
-        self.token_ttl = 3600.0
-        self.stop = threading.Event()
-        self.url = ""
-
-    def route(self, method: str, path: str, *replies: Reply | Handler) -> None:
-        if len(replies) == 1 and callable(replies[0]):
-            self.routes[(method, path)] = replies[0]
-        else:
-            self.routes[(method, path)] = list(replies)  # type: ignore[arg-type]
-
-    def calls(self, method: str, path: str) -> list[Seen]:
-        return [s for s in self.seen if s.method == method and s.path == path]
-
-    def revoke_tokens(self) -> None:
-        self.valid_tokens.clear()
-
-    def reply_for(self, seen: Seen) -> Reply:
-        if seen.method == "POST" and seen.path == "/auth/token":
-            creds = json.loads(seen.body or b"{}")
-            if creds != {"username": USER, "password": PASSWORD}:
-                return Reply(401, {"detail": "Invalid credentials"})
-            token = make_jwt(time.time() + self.token_ttl)
-            self.valid_tokens.add(token)
-            return Reply(201, {"access_token": token})
-        target = self.routes.get((seen.method, seen.path))
-        if target is None:
-            return Reply(404, {"detail": f"no route {seen.method} {seen.path}"})
-        auth = seen.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.valid_tokens:
-            return Reply(401, {"detail": "Not authenticated"})
-        if callable(target):
-            return target(seen)
-        return target.pop(0) if len(target) > 1 else target[0]
-
-
-def _handler_class(fake: FakeAirflow) -> type[BaseHTTPRequestHandler]:
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            parts = urlsplit(self.path)
-            seen = Seen(
-                self.command,
-                parts.path,
-                parse_qs(parts.query),
-                {k.lower(): v for k, v in self.headers.items()},
-                body,
-            )
-            fake.seen.append(seen)
-            reply = fake.reply_for(seen)
-            if reply.delay:
-                fake.stop.wait(reply.delay)
-            if reply.drop:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            self.send_response(reply.status)
-            for k, v in reply.headers.items():
-                self.send_header(k, v)
-            if reply.lines is not None:
-                self.send_header("Content-Type", "application/x-ndjson")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for i, line in enumerate(reply.lines):
-                    if reply.drop_after is not None and i >= reply.drop_after:
-                        self.close_connection = True
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                        return
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-                self.wfile.write(b"0\r\n\r\n")
-                return
-            data = reply.body if reply.body is not None else json.dumps(reply.json).encode()
-            if "Content-Type" not in reply.headers:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PATCH = _serve
-
-    return H
-
-
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the client hanging up on a slow reply is the point of some tests
-
-
-@pytest.fixture
-def fake_airflow() -> Iterator[FakeAirflow]:
-    fake = FakeAirflow()
-    server = QuietServer(("127.0.0.1", 0), _handler_class(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+from tests.fakes import PASSWORD, USER, FakeAirflow, Reply, Seen, make_jwt
 
 
 def client_for(fake: FakeAirflow, **kwargs: Any) -> AirflowClient:
@@ -474,12 +311,7 @@ def test_fake_airflow_html_answer_raises_unexpected_payload(fake_airflow: FakeAi
 
 def test_fake_airflow_login_answer_without_token_raises_unexpected_payload(fake_airflow: FakeAirflow) -> None:
     fake_airflow.route("GET", "/api/v2/version", VERSION)
-    original = fake_airflow.reply_for
-
-    def no_token(seen: Seen) -> Reply:
-        return Reply(201, {"token": "x"}) if seen.path == "/auth/token" else original(seen)
-
-    fake_airflow.reply_for = no_token  # type: ignore[method-assign]
+    fake_airflow.route("POST", "/auth/token", Reply(201, {"token": "x"}))
     with pytest.raises(AirflowUnexpectedPayload):
         client_for(fake_airflow).version()
 

@@ -8,10 +8,7 @@ them before anyone could look.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import pytest
@@ -23,58 +20,21 @@ from console.airflow.ids import is_airflow_key, is_run_id
 from console.airflow.tokens import TokenCache
 from console.extensions import db
 from tests.conftest import csrf_token
-
-
-class RecordingAirflow:
-    """Records every raw request path and answers 404 (the console must never care)."""
-
-    def __init__(self) -> None:
-        fake = self
-        self.paths: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self) -> None:
-                fake.paths.append(self.path.split("?", 1)[0])
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                body = b'{"detail": "not found"}'
-                self.send_response(404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PATCH = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def api_paths(self) -> list[str]:
-        return [p for p in self.paths if p.startswith("/api/")]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+from tests.fakes import FakeAirflow, Reply
 
 
 @pytest.fixture
-def recording() -> Iterator[RecordingAirflow]:
-    fake = RecordingAirflow()
-    yield fake
-    fake.stop()
+def recording(start_fake: Callable[[FakeAirflow], FakeAirflow]) -> FakeAirflow:
+    """A fake Airflow answering 404 to everything (the console must never care)."""
+    return start_fake(FakeAirflow(Reply(404, {"detail": "not found"}), tokens=False))
 
 
-def client_for(fake: RecordingAirflow) -> AirflowClient:
+def api_paths(fake: FakeAirflow) -> list[str]:
+    """The raw paths of the API requests the fake received."""
+    return [seen.path for seen in fake.seen if seen.path.startswith("/api/")]
+
+
+def client_for(fake: FakeAirflow) -> AirflowClient:
     return AirflowClient(fake.url, static_token="not-a-real-token", name="fake", attempts=1, token_cache=TokenCache())
 
 
@@ -101,7 +61,7 @@ def segments(path: str) -> list[str]:
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_IDS)
-def test_fake_airflow_every_id_stays_inside_its_path_segment(recording: RecordingAirflow, hostile: str) -> None:
+def test_fake_airflow_every_id_stays_inside_its_path_segment(recording: FakeAirflow, hostile: str) -> None:
     client = client_for(recording)
     calls = [
         (lambda: client.get_dag_details(hostile), ["", "api", "v2", "dags", hostile, "details"]),
@@ -114,15 +74,15 @@ def test_fake_airflow_every_id_stays_inside_its_path_segment(recording: Recordin
     for call, expected in calls:
         with pytest.raises(AirflowNotFound):
             call()
-        sent = segments(recording.paths[-1])
+        sent = segments(recording.seen[-1].path)
         assert [unquote(s) for s in sent] == expected
         assert "." not in sent and ".." not in sent
 
 
-def test_fake_airflow_an_empty_id_is_refused_before_any_request(recording: RecordingAirflow) -> None:
+def test_fake_airflow_an_empty_id_is_refused_before_any_request(recording: FakeAirflow) -> None:
     with pytest.raises(AirflowBadRequest, match="empty"):
         client_for(recording).get_dag_details("")
-    assert recording.paths == []
+    assert recording.seen == []
 
 
 def test_airflow_id_rules_follow_airflow_3_3() -> None:
@@ -151,7 +111,7 @@ REJECTED_RUN_IDS = ["..", "%2e%2e", ".%2E", "a..b", "a%5Cb", "a%00b", "a%0Ab", "
 
 @pytest.mark.parametrize("dag_id", REJECTED_DAG_IDS)
 def test_fake_airflow_dag_screens_refuse_non_airflow_ids_before_any_call(
-    app: Flask, login_as, recording: RecordingAirflow, dag_id: str
+    app: Flask, login_as, recording: FakeAirflow, dag_id: str
 ) -> None:
     client = login_as("operator")
     token = csrf_token(client, "/admin/")  # before the server exists: the home page lists DAGs
@@ -165,12 +125,12 @@ def test_fake_airflow_dag_screens_refuse_non_airflow_ids_before_any_call(
     ):
         assert client.get(url).status_code == 404, url
     assert client.post(f"{base}/{dag_id}/paused", data={"paused": "1", "csrf_token": token}).status_code == 404
-    assert recording.api_paths() == []
+    assert api_paths(recording) == []
 
 
 @pytest.mark.parametrize("run_id", REJECTED_RUN_IDS)
 def test_fake_airflow_run_screens_refuse_non_airflow_run_ids_before_any_call(
-    app: Flask, login_as, recording: RecordingAirflow, run_id: str
+    app: Flask, login_as, recording: FakeAirflow, run_id: str
 ) -> None:
     client = login_as("operator")
     token = csrf_token(client, "/admin/")
@@ -179,22 +139,22 @@ def test_fake_airflow_run_screens_refuse_non_airflow_run_ids_before_any_call(
     for url in (f"{base}/", f"{base}/tasks/t/logs/1", f"{base}/tasks/t/logs/1/download"):
         assert client.get(url).status_code == 404, url
     assert client.post(f"{base}/mark", data={"state": "failed", "csrf_token": token}).status_code == 404
-    assert recording.api_paths() == []
+    assert api_paths(recording) == []
 
 
 @pytest.mark.parametrize("path", ["a%2F..%2Fb", "a%2Fb", "..%2f", "a/../b"])
 def test_fake_airflow_slashes_in_ids_never_reach_airflow(
-    app: Flask, login_as, recording: RecordingAirflow, path: str
+    app: Flask, login_as, recording: FakeAirflow, path: str
 ) -> None:
     server_id = register(app, recording.url)
     client = login_as("viewer")
     assert client.get(f"/admin/dags/{server_id}/{path}/", follow_redirects=True).status_code == 404
-    assert recording.api_paths() == []
+    assert api_paths(recording) == []
 
 
-def test_fake_airflow_a_unicode_dag_id_is_asked_for_encoded(app: Flask, login_as, recording: RecordingAirflow) -> None:
+def test_fake_airflow_a_unicode_dag_id_is_asked_for_encoded(app: Flask, login_as, recording: FakeAirflow) -> None:
     server_id = register(app, recording.url)
     client = login_as("viewer")
     response = client.get(f"/admin/dags/{server_id}/d%C3%A1g/")
     assert response.status_code == 404  # Airflow (the fake) has no such DAG
-    assert "/api/v2/dags/d%C3%A1g/details" in recording.api_paths()
+    assert "/api/v2/dags/d%C3%A1g/details" in api_paths(recording)

@@ -11,7 +11,6 @@ import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from console.models import AlertDelivery, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.scheduler import monitor
 from console.services import alerts, fires, servers, tasks
+from tests.fakes import FakeServer, Reply
 
 # --- a fake SMTP server: enough of RFC 5321 for smtplib --------------------------------------
 
@@ -96,48 +96,14 @@ def smtp_factory() -> Iterator[Callable[..., FakeSMTP]]:
 # --- a fake webhook ---------------------------------------------------------------------
 
 
-class FakeWebhook(HTTPServer):
-    def __init__(self, status: int, delay: float) -> None:
-        self.status, self.delay = status, delay
-        self.bodies: list[dict[str, Any]] = []
-        self.release = threading.Event()
-        super().__init__(("127.0.0.1", 0), WebhookHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-
-class WebhookHandler(BaseHTTPRequestHandler):
-    server: FakeWebhook
-
-    def do_POST(self) -> None:
-        self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        if self.server.delay:
-            self.server.release.wait(self.server.delay)
-        self.send_response(self.server.status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def webhook_factory() -> Iterator[Callable[..., FakeWebhook]]:
-    started: list[FakeWebhook] = []
+def webhook_factory(start_fake: Callable[[FakeServer], FakeServer]) -> Callable[..., FakeServer]:
+    """Start a fake webhook answering ``status`` after ``delay`` seconds; its URL ends in ``/hook``."""
+    return lambda status=200, delay=0.0: start_fake(FakeServer(Reply(status, body=b"ok", delay=delay)))
 
-    def start(status: int = 200, delay: float = 0.0) -> FakeWebhook:
-        server = FakeWebhook(status, delay)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        started.append(server)
-        return server
 
-    yield start
-    for server in started:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
+def hook_url(hook: FakeServer) -> str:
+    return f"{hook.url}/hook"
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -186,11 +152,11 @@ def deliveries(run_id: int) -> list[tuple[str, str, bool, str | None]]:
 
 
 def test_fake_smtp_and_webhook_accept_and_are_recorded(
-    app_factory: Any, smtp_factory: Callable[..., FakeSMTP], webhook_factory: Callable[..., FakeWebhook]
+    app_factory: Any, smtp_factory: Callable[..., FakeSMTP], webhook_factory: Callable[..., FakeServer]
 ) -> None:
     smtp, hook = smtp_factory(), webhook_factory(200)
     app = app_factory(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.server_address[1])
-    run_id = failed_run(app, emails="oncall@example.com, data@example.com", webhook=hook.url)
+    run_id = failed_run(app, emails="oncall@example.com, data@example.com", webhook=hook_url(hook))
     with app.app_context():
         assert alerts.send_pending_alerts() == 1
         assert deliveries(run_id) == [
@@ -202,17 +168,17 @@ def test_fake_smtp_and_webhook_accept_and_are_recorded(
     recipients, body = smtp.messages[0]
     assert recipients == ["oncall@example.com", "data@example.com"]
     assert "Task 'alerting' failed" in body and "the DAG run failed in Airflow" in body
-    payload = hook.bodies[0]
+    payload = json.loads(hook.seen[0].body)
     assert payload["text"].startswith("[Airflow Console] Task 'alerting' failed")
     assert payload["blocks"][0]["type"] == "section"
 
 
 def test_fake_smtp_refusing_a_recipient_and_a_failing_webhook_are_recorded(
-    app_factory: Any, smtp_factory: Callable[..., FakeSMTP], webhook_factory: Callable[..., FakeWebhook]
+    app_factory: Any, smtp_factory: Callable[..., FakeSMTP], webhook_factory: Callable[..., FakeServer]
 ) -> None:
     smtp, hook = smtp_factory(refuse={"gone@example.com"}), webhook_factory(500)
     app = app_factory(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.server_address[1])
-    run_id = failed_run(app, emails="oncall@example.com, gone@example.com", webhook=hook.url)
+    run_id = failed_run(app, emails="oncall@example.com, gone@example.com", webhook=hook_url(hook))
     with app.app_context():
         alerts.send_pending_alerts()
         got = deliveries(run_id)
@@ -222,11 +188,11 @@ def test_fake_smtp_refusing_a_recipient_and_a_failing_webhook_are_recorded(
 
 
 def test_fake_smtp_rejecting_the_message_and_a_hanging_webhook_time_out(
-    app_factory: Any, smtp_factory: Callable[..., FakeSMTP], webhook_factory: Callable[..., FakeWebhook]
+    app_factory: Any, smtp_factory: Callable[..., FakeSMTP], webhook_factory: Callable[..., FakeServer]
 ) -> None:
     smtp, hook = smtp_factory(fail_data=True), webhook_factory(200, delay=10)
     app = app_factory(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.server_address[1], ALERT_TIMEOUT_SECONDS=0.5)
-    run_id = failed_run(app, emails="oncall@example.com", webhook=hook.url)
+    run_id = failed_run(app, emails="oncall@example.com", webhook=hook_url(hook))
     with app.app_context():
         alerts.send_pending_alerts()
         (email, webhook) = deliveries(run_id)
@@ -275,7 +241,7 @@ class FinishedClient:
 
 
 def test_fake_webhook_failing_does_not_stop_the_monitor(
-    app_factory: Any, webhook_factory: Callable[..., FakeWebhook]
+    app_factory: Any, webhook_factory: Callable[..., FakeServer]
 ) -> None:
     hook = webhook_factory(503)
     app = app_factory()
@@ -290,7 +256,7 @@ def test_fake_webhook_failing_does_not_stop_the_monitor(
                     "server_id": server.id,
                     "dag_id": dag,
                     "cron": "0 * * * *",
-                    "alert_webhook_url": hook.url,
+                    "alert_webhook_url": hook_url(hook),
                 },
                 check_dag=False,
             )

@@ -1,4 +1,4 @@
-"""Faults a real Airflow cannot produce on demand, injected with fake servers: slow, 5xx,
+"""Faults a real Airflow cannot produce on demand, injected with fake Airflows: slow, 5xx,
 refused credentials, not Airflow at all.  Every DAG screen must answer in time, with a
 banner naming the server and the reason, and never a 500."""
 
@@ -6,70 +6,23 @@ from __future__ import annotations
 
 import html as html_module
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 
 from console.extensions import db
+from tests.fakes import FakeAirflow, Reply
 
-
-class FakeAirflow:
-    """An HTTP server that answers every request with one fault."""
-
-    def __init__(self, mode: str, delay: float = 0.0) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                fake.requests += 1
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                if fake.mode == "slow":
-                    time.sleep(fake.delay)
-                    status, ctype, body = 200, "application/json", b"{}"
-                elif fake.mode == "hang":  # no answer until the test ends
-                    fake.released.wait(60)
-                    status, ctype, body = 200, "application/json", b"{}"
-                elif fake.mode == "error":
-                    status, ctype, body = 500, "text/plain", b"Internal Server Error"
-                elif fake.mode == "refuses":
-                    status, ctype, body = 401, "application/json", b'{"detail": "Invalid credentials"}'
-                else:  # "html": a proxy or login page instead of the API
-                    status, ctype, body = 200, "text/html", b"<html><body>Please sign in</body></html>"
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    fake.answered += 1
-                except OSError:
-                    pass  # the client gave up first
-
-            do_GET = do_POST = do_PATCH = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.mode, self.delay, self.requests, self.answered = mode, delay, 0, 0
-        self.released = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+#: What each faulty server answers to every request.
+FAULTS = {
+    "slow": Reply(200, {}, delay=2.0),
+    "error": Reply(500, body=b"Internal Server Error", headers={"Content-Type": "text/plain"}),
+    "refuses": Reply(401, {"detail": "Invalid credentials"}),
+    # a proxy or login page instead of the API
+    "html": Reply(200, body=b"<html><body>Please sign in</body></html>", headers={"Content-Type": "text/html"}),
+    "hang": Reply(200, {}, delay=60),  # no answer until the test ends
+}
 
 
 @pytest.fixture
@@ -79,16 +32,9 @@ def app(app_factory: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture
-def fakes() -> Iterator[Callable[..., FakeAirflow]]:
-    made: list[FakeAirflow] = []
-
-    def make(mode: str, delay: float = 0.0) -> FakeAirflow:
-        made.append(FakeAirflow(mode, delay))
-        return made[-1]
-
-    yield make
-    for fake in made:
-        fake.stop()
+def fakes(start_fake: Callable[[FakeAirflow], FakeAirflow]) -> Callable[[str], FakeAirflow]:
+    """Start a fake Airflow answering every request with one of the ``FAULTS``."""
+    return lambda fault: start_fake(FakeAirflow(FAULTS[fault], tokens=False))
 
 
 def register(app: Flask, name: str, url: str, *, read_timeout: float = 0.3, auth_kind: str = "token") -> int:
@@ -113,7 +59,7 @@ def banners(html: str) -> dict[str, str]:
 def faulty(app: Flask, fakes: Callable[..., FakeAirflow]) -> dict[str, int]:
     """Four faulty servers: slow, answering 500, refusing the login, and not Airflow."""
     return {
-        "slow": register(app, "slow", fakes("slow", delay=2.0).url),
+        "slow": register(app, "slow", fakes("slow").url),
         "broken": register(app, "broken", fakes("error").url),
         "locked": register(app, "locked", fakes("refuses").url, auth_kind="password"),
         "proxy": register(app, "proxy", fakes("html").url),
@@ -175,7 +121,7 @@ def test_fake_airflow_hanging_server_is_cut_off_by_the_fan_out_deadline(app_fact
     client = app.test_client()
     Auth(app, client)("viewer")
     response = client.get("/admin/dags/")
-    assert hanging.answered == 0  # the page came back while the server still hung
+    assert hanging.answered() == 0  # the page came back while the server still hung
     assert banners(response.get_data(as_text=True)) == {"hanging": "no answer within 1 s"}
 
 
@@ -188,9 +134,9 @@ def test_fake_airflow_failures_are_cached_briefly_with_the_list(app_factory, fak
     client = app.test_client()
     Auth(app, client)("viewer")
     assert "broken" in banners(client.get("/admin/dags/").get_data(as_text=True))
-    asked = fake.requests
+    asked = len(fake.seen)
     assert "broken" in banners(client.get("/admin/dags/").get_data(as_text=True))
-    assert fake.requests == asked  # the second view came from the cache
+    assert len(fake.seen) == asked  # the second view came from the cache
 
 
 def test_a_secret_that_cannot_be_decrypted_is_a_banner_not_a_500(app, login_as) -> None:

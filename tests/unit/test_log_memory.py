@@ -12,10 +12,8 @@ import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +24,7 @@ from console.extensions import db
 from console.services import logs
 from console.services.log_cache import LogCache, ReadLimiter, TooManyLogReads, log_memory, read_capped, record_size
 from console.services.server_clients import ServerHandle
+from tests.fakes import FakeAirflow, Reply
 
 T = datetime(2026, 11, 25, 17, 56, 7, 198600, tzinfo=UTC)
 HANG_GUARD = 30.0  # seconds: only so that a broken test fails instead of hanging
@@ -226,66 +225,27 @@ HUGE = 320_000
 STAMP = "2026-11-25T17:56:07.198600Z"
 
 
-class HugeLogAirflow:
-    """Answers the task-instance list and serves a ``HUGE``-line ndjson log, counting what it sent
-    and noticing when the console hangs up before the end."""
-
-    def __init__(self) -> None:
-        fake = self
-        self.log_requests = 0
-        self.lines_sent = 0
-        self.hung_up = False
-        self.log_done = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = urlsplit(self.path).path
-                if path.endswith("/taskInstances"):
-                    ti = {"dag_id": "d", "dag_run_id": "r", "task_id": "t", "map_index": -1, "try_number": 1}
-                    body = json.dumps({"task_instances": [ti | {"state": "success"}], "total_entries": 1}).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                fake.log_requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-ndjson")
-                self.end_headers()
-                try:
-                    for start in range(0, HUGE, 1000):
-                        batch = "".join(
-                            json.dumps({"timestamp": STAMP, "level": "info", "event": f"line {n}"}) + "\n"
-                            for n in range(start + 1, start + 1001)
-                        )
-                        self.wfile.write(batch.encode())
-                        fake.lines_sent = start + 1000
-                except OSError:
-                    fake.hung_up = True
-                finally:
-                    fake.log_done.set()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+LOG_PATH = "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1"
 
 
 @pytest.fixture
-def huge_log() -> Iterator[HugeLogAirflow]:
-    fake = HugeLogAirflow()
-    yield fake
-    fake.stop()
+def huge_log(start_fake: Callable[[FakeAirflow], FakeAirflow]) -> FakeAirflow:
+    """A fake Airflow with one task instance whose log has ``HUGE`` ndjson lines."""
+    fake = start_fake(FakeAirflow(tokens=False))
+    ti = {"dag_id": "d", "dag_run_id": "r", "task_id": "t", "map_index": -1, "try_number": 1, "state": "success"}
+    instances = Reply(200, {"task_instances": [ti], "total_entries": 1})
+    fake.route("GET", "/api/v2/dags/d/dagRuns/r/taskInstances", instances)
+    fake.route("GET", LOG_PATH, lambda seen: Reply(lines=huge_log_lines()))
+    return fake
+
+
+def huge_log_lines() -> Iterator[bytes]:
+    """The log in chunks of 1000 lines."""
+    for start in range(0, HUGE, 1000):
+        yield "".join(
+            json.dumps({"timestamp": STAMP, "level": "info", "event": f"line {n}"}) + "\n"
+            for n in range(start + 1, start + 1001)
+        ).encode()
 
 
 def register_fake(app: Flask, url: str) -> int:
@@ -307,14 +267,15 @@ def test_fake_airflow_huge_log_is_read_only_up_to_the_cap_and_then_served_from_t
     url = LINES_URL.format(server_id=server_id)
 
     first = http.get(url + "?offset=0&limit=500").get_json()
-    assert huge_log.log_done.wait(HANG_GUARD)
-    assert huge_log.hung_up is True and huge_log.lines_sent < HUGE  # the console closed the stream at the cap
+    (stream,) = huge_log.calls("GET", LOG_PATH)
+    assert stream.done.wait(HANG_GUARD)
+    assert stream.outcome == "hung up"  # the console closed the stream at the cap
     assert (first["truncated"], first["total_lines"], first["pages"]) == (True, 5000, 10)
     assert first["lines"][0]["text"] == "line 1"
 
     last = http.get(url + "?offset=4500&limit=500").get_json()
     assert last["lines"][-1]["text"] == "line 5000" and last["truncated"] is True
-    assert huge_log.log_requests == 1  # the second page came from the cache
+    assert len(huge_log.calls("GET", LOG_PATH)) == 1  # the second page came from the cache
     with app.app_context():
         cache = log_memory().cache
         assert len(cache) == 1 and cache.bytes <= app.config["LOG_MAX_BYTES"]

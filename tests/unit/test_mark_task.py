@@ -5,9 +5,7 @@ audit row, never a 500."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,69 +15,34 @@ from flask import Flask
 from console.extensions import db
 from console.models import AirflowAction
 from tests.conftest import Auth
+from tests.fakes import FakeAirflow, Reply
 
 OPERATOR = "operator@example.com"
 
 
-class RefusingAirflow:
-    """An Airflow API that refuses every request with one status and Airflow's ``detail``;
-    ``writes`` keeps the paths of the requests that would change something."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        fake = self
-        self.writes: list[str] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                if self.command != "GET":
-                    fake.writes.append(f"{self.command} {self.path.split('?')[0]}")
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                body = json.dumps({"detail": detail}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PATCH = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
-def refusing(app: Flask) -> Iterator[Callable[[int, str], tuple[int, RefusingAirflow]]]:
-    """Register a server answering every request with ``status`` and ``detail``."""
+def refusing(
+    app: Flask, start_fake: Callable[[FakeAirflow], FakeAirflow]
+) -> Callable[[int, str], tuple[int, FakeAirflow]]:
+    """Register a fake Airflow answering every request with ``status`` and Airflow's ``detail``."""
     from console.services import servers
 
-    made: list[RefusingAirflow] = []
-
-    def make(status: int, detail: str) -> tuple[int, RefusingAirflow]:
-        made.append(RefusingAirflow(status, detail))
+    def make(status: int, detail: str) -> tuple[int, FakeAirflow]:
+        fake = start_fake(FakeAirflow(Reply(status, {"detail": detail}), tokens=False))
         with app.app_context():
             server = servers.register_server(
-                name="refusing", base_url=made[-1].url, username="admin", secret="not-a-real-secret", auth_kind="token"
+                name="refusing", base_url=fake.url, username="admin", secret="not-a-real-secret", auth_kind="token"
             )
             server.read_timeout = 2.0
             db.session.commit()
-            return server.id, made[-1]
+            return server.id, fake
 
-    yield make
-    for fake in made:
-        fake.stop()
+    return make
+
+
+def writes(fake: FakeAirflow) -> list[str]:
+    """The requests that would change something."""
+    return [f"{seen.method} {seen.path}" for seen in fake.seen if seen.method != "GET"]
 
 
 def flashes(login_as: Auth) -> list[tuple[str, str]]:
@@ -106,7 +69,7 @@ def test_fake_airflow_refusing_a_task_mark_is_a_clear_message_and_one_audit_row(
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/admin/dags/{server_id}/example_fails/runs/r1/")
-    assert fake.writes == [f"PATCH /api/v2/dags/example_fails/dagRuns/r1{path}"]
+    assert writes(fake) == [f"PATCH /api/v2/dags/example_fails/dagRuns/r1{path}"]
     assert flashes(login_as) == [
         (
             "error",
@@ -137,6 +100,6 @@ def test_a_task_can_only_be_marked_success_or_failed(app: Flask, login_as: Auth,
 
     assert response.status_code == 302
     assert flashes(login_as) == [("error", "A task can only be marked success or failed.")]
-    assert fake.writes == []
+    assert writes(fake) == []
     with app.app_context():
         assert db.session.scalars(sa.select(AirflowAction)).all() == []

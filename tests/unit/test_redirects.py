@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask, redirect
 
+from console import create_app
 from console.extensions import db
 from console.models import LoginAttempt
 from console.security.redirects import UNSAFE_RETURN_URL_MESSAGE, is_same_site_path, keep_redirects_on_site
-from tests.conftest import PASSWORD, Auth, csrf_token, make_user
+from tests.conftest import PASSWORD, Auth, base_config, csrf_token, empty_database, make_user
+
+
+@pytest.fixture(scope="module")
+def module_app(sqlite_url: str) -> Iterator[Flask]:
+    """One app for the module's many cases: building one per case was most of their time."""
+    app = create_app(base_config(sqlite_url))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(module_app: Flask) -> Iterator[Flask]:
+    """The module's app, its database emptied after every test."""
+    yield module_app
+    empty_database(module_app)
+
 
 OFF_SITE = [
     "http:/evil.example",

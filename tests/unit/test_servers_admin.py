@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +12,7 @@ from console.extensions import db
 from console.models import AirflowServer
 from console.security.secrets import decrypt
 from console.services import servers as server_service
+from tests.fakes import FakeServer, Reply
 
 SECRET = "s3cr3t-airflow-password"
 
@@ -110,44 +109,14 @@ def test_server_changes_are_versioned_without_the_secret(app: Flask, login_as) -
         assert versions[0].secret_changed_at is not None
 
 
-class CredentialListener(HTTPServer):
-    """Records every request it receives (path and body), answering 401."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, bytes]] = []
-        super().__init__(("127.0.0.1", 0), CredentialHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class CredentialHandler(BaseHTTPRequestHandler):
-    server: CredentialListener
-
-    def answer(self) -> None:
-        self.server.received.append((self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
-        self.send_response(401)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def listener() -> Iterator[CredentialListener]:
-    server = CredentialListener()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def listener(start_fake: Callable[[FakeServer], FakeServer]) -> FakeServer:
+    """Records every request it receives, answering 401."""
+    return start_fake(FakeServer(Reply(401)))
 
 
 def test_fake_listener_gets_no_stored_password_when_the_base_url_changes_without_it(
-    app: Flask, login_as, listener: CredentialListener
+    app: Flask, login_as, listener: FakeServer
 ) -> None:
     login_as("admin")
     login_as.post("/admin/servers/new/", create_form(base_url="http://127.0.0.1:9", connect_timeout="1"))
@@ -159,7 +128,7 @@ def test_fake_listener_gets_no_stored_password_when_the_base_url_changes_without
     assert f'value="{listener.url}"' in page  # what was typed is kept
     assert server_row(app, "prod").base_url == "http://127.0.0.1:9"
     login_as.post("/admin/servers/action/", {"action": "test_connection", "rowid": str(row.id)})
-    assert listener.received == []
+    assert listener.seen == []
 
 
 @pytest.mark.parametrize(

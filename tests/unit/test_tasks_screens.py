@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from console.models import Task, TaskRun, Transaction
 from console.services import fires, servers, tasks
 from tests import static_dns
 from tests.conftest import Auth
+from tests.fakes import FakeAirflow, Reply
 
 UNREACHABLE = "http://127.0.0.1:9"  # connection refused at once: "the server cannot say now"
 
@@ -139,40 +141,19 @@ def test_dag_choices_explain_an_unreachable_server(app: Flask, login_as: Auth) -
     assert client.get("/admin/tasks/dag_choices").get_json()["error"] == "Choose an Airflow server."
 
 
-def test_fake_airflow_of_a_disabled_server_is_not_asked_for_dag_choices(app: Flask, login_as: Auth) -> None:
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-    from threading import Thread
-
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            self.send_response(500)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_POST = do_GET
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    fake = HTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=fake.serve_forever, daemon=True).start()
-    try:
-        with app.app_context():
-            url = f"http://127.0.0.1:{fake.server_address[1]}"
-            server = servers.register_server(name="off", base_url=url, username="u", secret="p", enabled=False)
-            db.session.commit()
-            sid = server.id
-        client = login_as("viewer")
-        for query in (f"server_id={sid}", f"server_id={sid}&dag_id=example_quick"):
-            answer = client.get(f"/admin/tasks/dag_choices?{query}").get_json()
-            assert answer == {"ok": False, "error": "The server 'off' is disabled.", "dags": []}
-    finally:
-        fake.shutdown()
-        fake.server_close()
-    assert asked == []
+def test_fake_airflow_of_a_disabled_server_is_not_asked_for_dag_choices(
+    app: Flask, login_as: Auth, start_fake: Callable[[FakeAirflow], FakeAirflow]
+) -> None:
+    fake = start_fake(FakeAirflow(Reply(500), tokens=False))
+    with app.app_context():
+        server = servers.register_server(name="off", base_url=fake.url, username="u", secret="p", enabled=False)
+        db.session.commit()
+        sid = server.id
+    client = login_as("viewer")
+    for query in (f"server_id={sid}", f"server_id={sid}&dag_id=example_quick"):
+        answer = client.get(f"/admin/tasks/dag_choices?{query}").get_json()
+        assert answer == {"ok": False, "error": "The server 'off' is disabled.", "dags": []}
+    assert fake.seen == []
 
 
 def add_runs(app: Flask, task_id: int) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from console.security.secrets import decrypt
 from console.services import alerts, fires, servers, tasks, webhooks
 from tests import static_dns
 from tests.conftest import Auth
+from tests.fakes import FakeServer, Reply
 
 TOKEN = "xoxb-SECRET-T0KEN-42"
 HOOK = f"https://hooks.example.com/services/T000/B000/{TOKEN}"
@@ -48,51 +47,19 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 # --- a local listener ----------------------------------------------------------------------
 
 
-class Listener(HTTPServer):
-    """Records every request; answers ``status`` with an optional ``Location``."""
-
-    def __init__(self, status: int = 200, location: str | None = None) -> None:
-        self.status, self.location = status, location
-        self.requests: list[tuple[str, str, str]] = []  # (method, path, Host header)
-        super().__init__(("127.0.0.1", 0), ListenerHandler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-
-class ListenerHandler(BaseHTTPRequestHandler):
-    server: Listener
-
-    def answer(self) -> None:
-        self.server.requests.append((self.command, self.path, self.headers.get("Host", "")))
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(self.server.status)
-        if self.server.location:
-            self.send_header("Location", self.server.location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = answer
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def listen() -> Iterator[Callable[..., Listener]]:
-    started: list[Listener] = []
+def listen(start_fake: Callable[[FakeServer], FakeServer]) -> Callable[..., FakeServer]:
+    """Start a listener answering ``status``, with a ``Location`` header if given."""
 
-    def start(status: int = 200, location: str | None = None) -> Listener:
-        server = Listener(status, location)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        started.append(server)
-        return server
+    def start(status: int = 200, location: str | None = None) -> FakeServer:
+        return start_fake(FakeServer(Reply(status, body=b"", headers={"Location": location} if location else {})))
 
-    yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
+    return start
+
+
+def requests(listener: FakeServer) -> list[tuple[str, str, str]]:
+    """(method, path, Host header) of every request the listener received."""
+    return [(seen.method, seen.path, seen.headers.get("host", "")) for seen in listener.seen]
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -184,7 +151,7 @@ def test_the_service_refuses_an_internal_webhook_for_every_caller(app: Flask) ->
 
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
 def test_fake_listener_receives_nothing_from_an_internal_webhook_at_send_time(
-    app_factory: Callable[..., Flask], listen: Callable[..., Listener], host: str
+    app_factory: Callable[..., Flask], listen: Callable[..., FakeServer], host: str
 ) -> None:
     """Saved while an admin allowed loopback, the allowance is withdrawn: the alert is refused."""
     hook = listen()
@@ -197,11 +164,11 @@ def test_fake_listener_receives_nothing_from_an_internal_webhook_at_send_time(
     ((target, succeeded, error),) = webhook_deliveries(sender)
     assert (target, succeeded) == (f"http://{host}/…", False)
     assert error is not None and error.startswith("refused: ") and "internal address" in error
-    assert hook.requests == []
+    assert requests(hook) == []
 
 
 def test_fake_listener_receives_nothing_when_the_name_resolves_inside_after_saving(
-    app: Flask, listen: Callable[..., Listener], dns: dict[str, list[str]]
+    app: Flask, listen: Callable[..., FakeServer], dns: dict[str, list[str]]
 ) -> None:
     hook = listen()
     task_id = make_task(app, f"http://hooks.example.com:{hook.port}/hook/{TOKEN}")  # public when saved
@@ -211,11 +178,11 @@ def test_fake_listener_receives_nothing_when_the_name_resolves_inside_after_savi
         alerts.send_pending_alerts()
     ((target, succeeded, error),) = webhook_deliveries(app)
     assert (target, succeeded) == ("http://hooks.example.com/…", False) and "loopback" in (error or "")
-    assert hook.requests == []
+    assert requests(hook) == []
 
 
 def test_fake_allow_listed_listener_gets_the_post_and_its_redirect_is_not_followed(
-    app_factory: Callable[..., Flask], listen: Callable[..., Listener]
+    app_factory: Callable[..., Flask], listen: Callable[..., FakeServer]
 ) -> None:
     elsewhere = listen()
     hook = listen(302, location=f"http://127.0.0.1:{elsewhere.port}/stolen")
@@ -224,15 +191,15 @@ def test_fake_allow_listed_listener_gets_the_post_and_its_redirect_is_not_follow
     fail_a_run(app, task_id)
     with app.app_context():
         alerts.send_pending_alerts()
-    assert [r[:2] for r in hook.requests] == [("POST", "/hook")]
-    assert elsewhere.requests == []
+    assert [r[:2] for r in requests(hook)] == [("POST", "/hook")]
+    assert requests(elsewhere) == []
     assert webhook_deliveries(app) == [
         ("http://127.0.0.1/…", False, "the webhook answered 302 Found (redirects are not followed)")
     ]
 
 
 def test_fake_listener_is_posted_at_the_checked_address_even_if_dns_then_changes(
-    app_factory: Callable[..., Flask], listen: Callable[..., Listener], monkeypatch: pytest.MonkeyPatch
+    app_factory: Callable[..., Flask], listen: Callable[..., FakeServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Resolved once and pinned: a second answer (127.0.0.2, not allowed) is never used."""
     hook = listen()
@@ -249,7 +216,7 @@ def test_fake_listener_is_posted_at_the_checked_address_even_if_dns_then_changes
     with app.app_context():
         error = alerts.send_webhook(f"http://flip.example.net:{hook.port}/hook", alerts.Alert("s", "t", "l"))
     assert error is None
-    assert hook.requests == [("POST", "/hook", f"flip.example.net:{hook.port}")]
+    assert requests(hook) == [("POST", "/hook", f"flip.example.net:{hook.port}")]
 
 
 # --- the URL is a secret ---------------------------------------------------------------------
@@ -298,7 +265,7 @@ def test_an_empty_webhook_on_edit_keeps_it_and_remove_clears_it(app: Flask, logi
 
 
 def test_fake_failing_webhook_is_recorded_and_logged_without_its_token(
-    app_factory: Callable[..., Flask], listen: Callable[..., Listener], caplog: pytest.LogCaptureFixture
+    app_factory: Callable[..., Flask], listen: Callable[..., FakeServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     hook = listen(500)
     app = app_factory(WEBHOOK_ALLOWED_HOSTS=["127.0.0.1"])
