@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
 # Only a guard against a sandbox that never comes up: a busy machine may take minutes.
 SANDBOX_START_TIMEOUT = 600.0
+# How long a browser test lets Airflow take to finish a run: a guard against a hang, not a promise
+# (a busy machine's sandbox may queue a task for minutes).
+RUN_PATIENCE_MS = 600_000
 PG_URL = os.environ.get("CONSOLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
@@ -346,7 +349,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15000)
+    context.set_default_timeout(60000)  # a guard: a busy machine renders slowly
     pg = context.new_page()
     yield pg
     failed = getattr(request.node, "rep_call", None)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from console.extensions import db
-from tests.conftest import browser_login, sandbox_api, screenshot, wait_until
+from tests.conftest import RUN_PATIENCE_MS, browser_login, sandbox_api, screenshot, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -74,7 +74,8 @@ def test_trigger_watch_and_search_the_log(page, live_server, sandbox_server, air
     page.wait_for_url(re.compile(r"/runs/[^/]+/$"))
     assert "Triggered example_params" in page.inner_text(".alert-success")
     page.wait_for_function(
-        "() => (document.querySelector('[data-testid=run-state]') || {}).textContent === 'success'", timeout=120_000
+        "() => (document.querySelector('[data-testid=run-state]') || {}).textContent === 'success'",
+        timeout=RUN_PATIENCE_MS,
     )
     assert '"count": 42' in page.inner_text("[data-testid=run-conf]")
     assert HOSTILE in page.inner_text("[data-testid=run-conf]")
@@ -119,7 +120,7 @@ def test_follow_mode_shows_new_lines_of_a_running_task(page, live_server, sandbo
         seen = max(int(n) for n in re.findall(r"tick (\d+)/60", first) or ["0"])
         page.wait_for_function(
             f"() => /tick {seen + 3}\\/60/.test(document.querySelector('[data-testid=log-lines]').textContent)",
-            timeout=30_000,
+            timeout=120_000,  # a guard: new lines come every second, polled every 2 s
         )
         assert page.evaluate("() => window.__sameDocument") is True  # new lines came without a reload
         assert "may still grow" in page.inner_text("[data-log-status]")
