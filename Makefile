@@ -26,7 +26,7 @@ test: install chromium
 
 ## test-fast: the tests that need neither the Airflow sandbox nor a browser
 test-fast: install
-	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not integration and not e2e" $(PYTEST_ARGS)
 
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \

@@ -90,6 +90,8 @@ class DefaultConfig:
     AIRFLOW_SANDBOX_PORT = 28080
     AIRFLOW_DEFAULT_CONNECT_TIMEOUT = 3.0  # a new server's timeouts; each server keeps its own
     AIRFLOW_DEFAULT_READ_TIMEOUT = 10.0
+    AIRFLOW_RETRY_ATTEMPTS = 3  # tries of an idempotent call (GETs, the token) on connection errors and 429/5xx
+    AIRFLOW_RETRY_BACKOFF_SECONDS = 0.2  # wait before the first retry, doubling after each
     AIRFLOW_LOG_READ_TIMEOUT = 60.0  # big logs: Airflow sends nothing until it has read the file
     DAGS_LIST_CACHE_SECONDS = 10
     DAGS_FANOUT_DEADLINE_SECONDS = 20.0
@@ -204,8 +206,16 @@ def validate_config(config: Mapping[str, Any]) -> None:
     ):
         if int(config[key]) < 0:
             raise ConfigError(f"{key} must be 0 or more.")
-    for key in ("LOG_MAX_LINES", "LOG_MAX_BYTES", "LOG_READS_PER_USER", "LOG_READS_PER_SERVER"):
+    for key in (
+        "LOG_MAX_LINES",
+        "LOG_MAX_BYTES",
+        "LOG_READS_PER_USER",
+        "LOG_READS_PER_SERVER",
+        "AIRFLOW_RETRY_ATTEMPTS",
+    ):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")
+    if float(config["AIRFLOW_RETRY_BACKOFF_SECONDS"]) < 0:
+        raise ConfigError("AIRFLOW_RETRY_BACKOFF_SECONDS cannot be negative.")
     if int(config["LOG_CACHE_MAX_BYTES"]) < 0 or float(config["LOG_READ_WAIT_SECONDS"]) < 0:
         raise ConfigError("LOG_CACHE_MAX_BYTES and LOG_READ_WAIT_SECONDS cannot be negative (0 turns them off).")

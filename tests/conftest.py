@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -37,6 +39,35 @@ CSRF_INPUT_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 VALUE_RE = re.compile(r'value="([^"]+)"')
 
 
+class SharedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates shared by every app the session builds (keyed by name and source checksum).
+
+    Each test builds its own app, and each app's Jinja environment would compile the same
+    templates again: most of a screen test's time. Production builds one app per process.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = SharedBytecodeCache()
+
+
+def build_app(config: dict[str, Any]) -> Flask:
+    """``create_app`` with the session's shared template cache."""
+    app = create_app(config)
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    return app
+
+
 def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "TESTING": True,
@@ -49,6 +80,8 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "CACHE_TYPE": "NullCache",
         "CACHE_NO_NULL_WARNING": True,
         "SCHEDULER_POLL_SECONDS": 0.5,
+        # Retries still happen; the tests do not wait between them.
+        "AIRFLOW_RETRY_BACKOFF_SECONDS": 0.0,
     }
     config.update(overrides)
     return config
@@ -100,7 +133,7 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def pg_app(pg_url: str) -> Iterator[Flask]:
     """The console on PostgreSQL, emptied after the test."""
-    app = create_app(base_config(pg_url))
+    app = build_app(base_config(pg_url))
     yield app
     empty_database(app)
     with app.app_context():
@@ -113,7 +146,7 @@ def app_factory(sqlite_url: str) -> Iterator[Callable[..., Flask]]:
     made: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        made.append(create_app(base_config(sqlite_url, **overrides)))
+        made.append(build_app(base_config(sqlite_url, **overrides)))
         return made[-1]
 
     yield make

@@ -41,6 +41,8 @@ class ClientRegistry:
             connect_timeout=server.connect_timeout,
             read_timeout=server.read_timeout,
             name=server.name,
+            attempts=current_app.config["AIRFLOW_RETRY_ATTEMPTS"],
+            backoff=current_app.config["AIRFLOW_RETRY_BACKOFF_SECONDS"],
         )
         with self._lock:
             self._clients[server.id] = (stamp, client)
