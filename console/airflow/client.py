@@ -50,6 +50,7 @@ from console.airflow.payloads import (
 from console.airflow.session import RETRY_STATUSES, AirflowSession
 from console.airflow.tokens import TokenCache
 from console.airflow.urls import normalize_base_url
+from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
 from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites
 
 __all__ = [
@@ -61,8 +62,10 @@ __all__ = [
     "AirflowSession",
     "Dag",
     "DagDetails",
+    "DagFilter",
     "DagImportError",
     "DagRun",
+    "DagWindow",
     "LogLine",
     "LogLineStream",
     "LogPage",
@@ -80,7 +83,7 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites):
+class AirflowClient(AirflowWrites, AirflowWindows):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""

@@ -29,6 +29,8 @@ from airflow_client.client.models.clear_task_instances_body_task_ids_inner impor
 from airflow_client.client.models.dag_patch_body import DAGPatchBody
 from airflow_client.client.models.dag_run_mutable_states import DagRunMutableStates
 from airflow_client.client.models.dag_run_patch_body import DAGRunPatchBody
+from airflow_client.client.models.dag_run_state import DagRunState
+from airflow_client.client.models.dag_runs_batch_body import DAGRunsBatchBody
 from airflow_client.client.models.patch_task_instance_body import PatchTaskInstanceBody
 from airflow_client.client.models.task_instance_state import TaskInstanceState
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
@@ -43,8 +45,10 @@ __all__ = [
     "DAGApi",
     "DAGPatchBody",
     "DAGRunPatchBody",
+    "DAGRunsBatchBody",
     "DagRunApi",
     "DagRunMutableStates",
+    "DagRunState",
     "ImportErrorApi",
     "MonitorApi",
     "OpenApiException",

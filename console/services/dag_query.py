@@ -124,16 +124,20 @@ class DagQuery:
         return True
 
 
-def select_rows(rows: list[DagRow], query: DagQuery) -> tuple[list[DagRow], int, int, int]:
-    """Filter, sort (empty values last either way) and cut one page: ``(page_rows, total, page, pages)``."""
-    kept = [r for r in rows if query.matches(r)]
+def order_rows(rows: list[DagRow], query: DagQuery) -> list[DagRow]:
+    """``rows`` sorted by ``query`` (empty values last either way, then by DAG id and server)."""
     key = SORTS[query.sort]
-    valued = [r for r in kept if key(r) is not None]
-    empty = [r for r in kept if key(r) is None]
+    valued = [r for r in rows if key(r) is not None]
+    empty = [r for r in rows if key(r) is None]
     tie = SORTS["dag"]
     valued.sort(key=lambda r: (key(r), tie(r), r.server_name), reverse=query.desc)
     empty.sort(key=lambda r: (tie(r), r.server_name))
-    ordered = valued + empty
+    return valued + empty
+
+
+def select_rows(rows: list[DagRow], query: DagQuery) -> tuple[list[DagRow], int, int, int]:
+    """Filter, sort (empty values last either way) and cut one page: ``(page_rows, total, page, pages)``."""
+    ordered = order_rows([r for r in rows if query.matches(r)], query)
     pages = max(1, -(-len(ordered) // query.per_page))
     page = min(query.page, pages)
     start = (page - 1) * query.per_page

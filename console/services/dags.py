@@ -6,10 +6,10 @@ that is down, slow or refuses the credentials comes back as a
 servers that answered.  The actions that change Airflow live in
 :mod:`console.services.dag_actions`.
 
-The list is fetched from all servers in parallel (one thread per server, each
-call bounded by the server's own timeouts and the whole fan-out by
-``DAGS_FANOUT_DEADLINE_SECONDS``) and cached per server for
-``DAGS_LIST_CACHE_SECONDS``; a pause or trigger drops that server's entry.
+The merged list lives in :mod:`console.services.dag_list` (re-exported here): every server is
+asked in parallel (one thread per server, each call bounded by the server's own timeouts and the
+whole fan-out by ``DAGS_FANOUT_DEADLINE_SECONDS``) for one bounded window, cached per server and
+query for ``DAGS_LIST_CACHE_SECONDS``; a pause or trigger drops that server's entries.
 """
 
 from __future__ import annotations
@@ -25,81 +25,23 @@ from console.airflow.errors import AirflowError, AirflowNotFound
 from console.airflow.registry import enabled_servers
 from console.extensions import cache
 from console.models.states import DagRunState
-from console.services.dag_query import DagQuery, DagRow, select_rows
+from console.services.dag_list import DagListing as DagListing
+from console.services.dag_list import cached_fan_out, status_key
+from console.services.dag_list import invalidate as invalidate
+from console.services.dag_list import list_dags as list_dags
 from console.services.server_clients import ServerFailure, ServerHandle, client_or_failure, fan_out, resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import AirflowClient, Dag, DagDetails, DagRun, TaskInstance
+    from console.airflow.client import Dag, DagDetails, DagRun, TaskInstance
     from console.models import AirflowServer
 
 RECENT_RUNS = 25
 
 
-def _list_key(server_id: int) -> str:
-    return f"dags:list:{server_id}"
-
-
-def _status_key(server_id: int) -> str:
-    return f"dags:status:{server_id}"
-
-
-def invalidate(server_id: int) -> None:
-    """Forget the cached DAG list of ``server_id`` (after a change made through the console)."""
-    cache.delete(_list_key(server_id))
-
-
-# --- the merged list ------------------------------------------------------------------------
-
-
-def _server_rows(server_id: int, server_name: str, client: AirflowClient) -> list[DagRow]:
-    dags = client.list_dags()
-    latest = client.latest_dag_runs([d.dag_id for d in dags]) if dags else {}
-    return [DagRow(server_id, server_name, dag, latest.get(dag.dag_id)) for dag in dags]
-
-
-def _server_lists(servers: list[AirflowServer]) -> dict[int, list[DagRow] | ServerFailure]:
-    """Each server's rows, or why it has none: from the cache, else asked in parallel (within
-    ``DAGS_FANOUT_DEADLINE_SECONDS``) and cached for ``DAGS_LIST_CACHE_SECONDS``."""
-    results: dict[int, list[DagRow] | ServerFailure] = {}
-    calls: dict[int, tuple[str, Callable[[], list[DagRow]]]] = {}
-    for server in servers:
-        cached = cache.get(_list_key(server.id))
-        if cached is not None:
-            results[server.id] = cached
-            continue
-        client = client_or_failure(server)
-        if isinstance(client, ServerFailure):
-            results[server.id] = client
-            continue
-        calls[server.id] = (server.name, partial(_server_rows, server.id, server.name, client))
-    fetched = fan_out(calls, float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
-    ttl = int(current_app.config["DAGS_LIST_CACHE_SECONDS"])
-    for sid, result in fetched.items():
-        results[sid] = result
-        cache.set(_list_key(sid), result, timeout=ttl)
-    return results
-
-
-def fetch_all_rows() -> tuple[list[DagRow], list[ServerFailure]]:
-    """Every DAG of every enabled server (cached per server), and the servers that failed."""
-    servers = enabled_servers()
-    results = _server_lists(servers)
-    rows: list[DagRow] = []
-    failures: list[ServerFailure] = []
-    for server in servers:
-        result = results[server.id]
-        if isinstance(result, ServerFailure):
-            failures.append(result)
-        else:
-            rows.extend(result)
-    return rows, failures
-
-
 def server_dags(server: AirflowServer) -> list[Dag] | ServerFailure:
-    """The DAGs of ``server`` (enabled or not: the caller chooses), or why it cannot list them;
-    shares the merged list's cache and deadline."""
-    result = _server_lists([server])[server.id]
-    return result if isinstance(result, ServerFailure) else [row.dag for row in result]
+    """Every DAG of ``server`` (enabled or not: the caller chooses; for the task form's DAG
+    choice), or why it cannot list them; cached and bounded like the merged list."""
+    return cached_fan_out([server], "all", lambda _sid, _name, client: client.list_dags)[server.id]
 
 
 def server_dag_details(server: AirflowServer, dag_id: str) -> DagDetails | ServerFailure:
@@ -113,38 +55,6 @@ def server_dag_details(server: AirflowServer, dag_id: str) -> DagDetails | Serve
     return answers[server.id]
 
 
-@dataclass
-class DagListing:
-    """One page of the merged list, plus what the filter form and banners need."""
-
-    rows: list[DagRow]
-    total: int
-    page: int
-    pages: int
-    query: DagQuery
-    failures: list[ServerFailure]
-    servers: list[str]
-    tags: list[str]
-    states: list[str]
-
-
-def list_dags(query: DagQuery) -> DagListing:
-    """The merged list of every enabled server's DAGs, filtered, sorted and paged by ``query``."""
-    rows, failures = fetch_all_rows()
-    page_rows, total, page, pages = select_rows(rows, query)
-    return DagListing(
-        rows=page_rows,
-        total=total,
-        page=page,
-        pages=pages,
-        query=query,
-        failures=failures,
-        servers=[s.name for s in enabled_servers()],
-        tags=sorted({t for r in rows for t in r.dag.tags}),
-        states=sorted({r.last_state for r in rows if r.last_state}),
-    )
-
-
 def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFailure]:
     """The enabled servers (but ``exclude_server_id``) that are failing now, for the
     banner on single-server screens.  Uses the cached list when there is one,
@@ -153,9 +63,7 @@ def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFa
     calls: dict[int, tuple[str, Callable[[], object]]] = {}
     servers = [s for s in enabled_servers() if s.id != exclude_server_id]
     for server in servers:
-        known = cache.get(_list_key(server.id))
-        if known is None:
-            known = cache.get(_status_key(server.id))
+        known = cache.get(status_key(server.id))
         if known is not None:
             out[server.id] = known if isinstance(known, ServerFailure) else None
             continue
@@ -168,7 +76,7 @@ def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFa
     ttl = int(current_app.config["DAGS_STATUS_CACHE_SECONDS"])
     for sid, result in fan_out(calls, deadline).items():
         out[sid] = result if isinstance(result, ServerFailure) else None
-        cache.set(_status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=ttl)
+        cache.set(status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=ttl)
     return [failure for s in servers if (failure := out.get(s.id)) is not None]
 
 

@@ -5,25 +5,35 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from console.airflow.registry import enabled_servers
+from console.airflow.windows import DagFilter
 from console.extensions import db
 from console.models import DagRunState, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
+from console.services.dag_list import cached_fan_out
 from console.services.dag_query import DagRow
-from console.services.dags import fetch_all_rows
 from console.services.server_clients import ServerFailure
+
+if TYPE_CHECKING:
+    from console.airflow.client import AirflowClient
 
 #: The chart's label for DAGs without a run (its colour is the palette's ``state-none``).
 NEVER_RUN = "never run"
 ACTIVE_STATES = (DagRunState.RUNNING, DagRunState.QUEUED)
+#: How many failing and how many active DAGs the home page lists.
+LISTED = 10
 STATE_ORDER = (DagRunState.FAILED, DagRunState.RUNNING, DagRunState.QUEUED, DagRunState.SUCCESS, NEVER_RUN)
 
 
 @dataclass
 class Dashboard:
-    """What the home page shows; built from cached DAG lists and two small queries."""
+    """What the home page shows; built from a few counting calls per server (cached) and two
+    small queries."""
 
     dag_total: int = 0
     paused: int = 0
@@ -54,12 +64,67 @@ def _by_recency(row: DagRow) -> float:
     return when.timestamp() if when else 0.0
 
 
+@dataclass(frozen=True)
+class ServerSummary:
+    """One server's counts (from ``total_entries``) and its newest failing and active DAGs."""
+
+    total: int
+    paused: int
+    state_counts: dict[str, int]
+    failing: list[DagRow]
+    active: list[DagRow]
+
+
+def _summarise(server_id: int, server_name: str, client: AirflowClient) -> ServerSummary:
+    """A constant number of calls: the total, the paused total, one window per last-run state
+    (``LISTED`` rows for failing and active ones, else just the count), one batch of runs."""
+    total = client.count_dags()
+    paused = client.count_dags(DagFilter(paused=True))
+    windows = {
+        state: client.dag_window(
+            DagFilter(last_run_state=state),
+            limit=LISTED if state in (DagRunState.FAILED, *ACTIVE_STATES) else 0,
+            order_by="-last_run_start_date",
+        )
+        for state in STATE_ORDER
+        if state != NEVER_RUN
+    }
+    counts = {state: window.total for state, window in windows.items() if window.total}
+    never = total - sum(counts.values())
+    if never > 0:
+        counts[NEVER_RUN] = never
+    shown = [dag for window in windows.values() for dag in window.dags]
+    latest = client.latest_runs_of([d.dag_id for d in shown])
+    rows = [DagRow(server_id, server_name, dag, latest.get(dag.dag_id)) for dag in shown]
+    return ServerSummary(
+        total=total,
+        paused=paused,
+        state_counts=counts,
+        failing=[r for r in rows if r.last_state == DagRunState.FAILED],
+        active=[r for r in rows if r.last_state in ACTIVE_STATES],
+    )
+
+
 def build() -> Dashboard:
-    rows, failures = fetch_all_rows()
-    board = Dashboard(dag_total=len(rows), paused=sum(1 for r in rows if r.dag.is_paused), failures=failures)
-    board.state_counts = dict(Counter(r.last_state or NEVER_RUN for r in rows))
-    board.failing = sorted((r for r in rows if r.last_state == DagRunState.FAILED), key=_by_recency, reverse=True)[:10]
-    board.active = sorted((r for r in rows if r.last_state in ACTIVE_STATES), key=_by_recency, reverse=True)[:10]
+    servers = enabled_servers()
+    summaries = cached_fan_out(servers, "home", lambda sid, name, client: partial(_summarise, sid, name, client))
+    board = Dashboard()
+    counts: Counter[str] = Counter()
+    failing: list[DagRow] = []
+    active: list[DagRow] = []
+    for server in servers:
+        summary = summaries[server.id]
+        if isinstance(summary, ServerFailure):
+            board.failures.append(summary)
+            continue
+        board.dag_total += summary.total
+        board.paused += summary.paused
+        counts.update(summary.state_counts)
+        failing += summary.failing
+        active += summary.active
+    board.state_counts = dict(counts)
+    board.failing = sorted(failing, key=_by_recency, reverse=True)[:LISTED]
+    board.active = sorted(active, key=_by_recency, reverse=True)[:LISTED]
     board.tasks_total = db.session.scalar(sa.select(sa.func.count()).select_from(Task)) or 0
     board.tasks_enabled = db.session.scalar(sa.select(sa.func.count()).where(Task.enabled.is_(True))) or 0
     since = utcnow() - timedelta(hours=24)

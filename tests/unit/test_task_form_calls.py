@@ -12,7 +12,7 @@ from flask import Flask
 
 from console.extensions import db
 from console.models import Task
-from console.services import dags, tasks
+from console.services import dag_list, tasks
 from tests import static_dns
 from tests.conftest import Auth
 from tests.unit.test_dags_query import make_dag
@@ -67,9 +67,6 @@ class CountingClient:
         self.lists += 1
         return [make_dag("example_quick")]
 
-    def latest_dag_runs(self, dag_ids: list[str]) -> dict[str, Any]:
-        return {}
-
 
 def test_dag_choices_come_from_the_cached_dag_list(
     app_factory: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
@@ -77,7 +74,7 @@ def test_dag_choices_come_from_the_cached_dag_list(
     app = app_factory(CACHE_TYPE="SimpleCache", DAGS_LIST_CACHE_SECONDS=60)
     sid = server_id(app)
     client = CountingClient()
-    monkeypatch.setattr(dags, "client_or_failure", lambda server: client)
+    monkeypatch.setattr(dag_list, "client_or_failure", lambda server: client)
     login = Auth(app, app.test_client())
     viewer = login("viewer")
     answers = [viewer.get(f"/admin/tasks/dag_choices?server_id={sid}").get_json() for _ in range(2)]

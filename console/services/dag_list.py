@@ -1,0 +1,206 @@
+"""The merged DAG list: one page of the DAGs of every enabled server, at a cost that does not
+grow with the number of DAGs.
+
+Each server is asked only for the rows the merged page can need: the query's filters and sort
+are pushed down to ``GET /dags`` (``dag_display_name_pattern``, ``tags``, ``paused``,
+``last_dag_run_state``, ``order_by``), ``limit = page * per_page`` rows from offset 0, and the
+total from ``total_entries``.  The windows are merged and sorted here and the page is cut; the
+latest runs of the visible rows come from one batch call per server.  What Airflow cannot do
+(sorting by paused or owners, the "never ran" filter, sorting by the latest run) is done within
+the fetched window: ``docs/PERFORMANCE.md`` says how that is bounded.
+
+Each server's answer is cached per query for ``DAGS_LIST_CACHE_SECONDS``; a change made through
+the console (:func:`invalidate`) drops every entry of that server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app
+
+from console.airflow.registry import enabled_servers
+from console.airflow.windows import DagFilter
+from console.extensions import cache
+from console.models.states import DagRunState
+from console.services.dag_query import NEVER_RAN, DagQuery, DagRow, order_rows
+from console.services.server_clients import ServerFailure, client_or_failure, fan_out
+
+if TYPE_CHECKING:
+    from console.airflow.client import AirflowClient, DagRun
+    from console.models import AirflowServer
+
+#: The sorts Airflow does itself (``GET /dags`` ``order_by``); the others sort the window by id.
+PUSHED_SORTS = {
+    "dag": "dag_id",
+    "server": "dag_id",
+    "name": "dag_display_name",
+    "next_run": "next_dagrun",
+    "state": "last_run_state",
+    "last_run": "last_run_start_date",
+}
+#: Sorts and filters that need every windowed row's latest run before the page can be cut.
+RUN_SORTS = ("state", "last_run")
+RUN_STATES = sorted(s.value for s in DagRunState)
+
+
+def _generation(server_id: int) -> str:
+    return cache.get(f"dags:gen:{server_id}") or "0"
+
+
+def status_key(server_id: int) -> str:
+    return f"dags:status:{server_id}"
+
+
+def invalidate(server_id: int) -> None:
+    """Forget every cached answer of ``server_id`` (after a change made through the console)."""
+    cache.set(f"dags:gen:{server_id}", uuid.uuid4().hex, timeout=0)
+
+
+@dataclass(frozen=True)
+class ServerWindow:
+    """One server's first rows for a query, and how many of its DAGs match in all."""
+
+    rows: list[DagRow]
+    total: int
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """What to ask one server for a query."""
+
+    dag_filter: DagFilter
+    order_by: str
+    limit: int
+    with_runs: bool
+
+    @classmethod
+    def for_query(cls, query: DagQuery) -> WindowPlan:
+        never_ran = query.state == NEVER_RAN
+        order = PUSHED_SORTS.get(query.sort, "dag_id")
+        return cls(
+            dag_filter=DagFilter(
+                display_name_pattern=query.search or None,
+                tag=query.tag or None,
+                paused={"paused": True, "active": False}.get(query.paused),
+                last_run_state=query.state if query.state in RUN_STATES else None,
+            ),
+            order_by=f"-{order}" if query.desc else order,
+            limit=query.page * query.per_page,
+            with_runs=never_ran or query.sort in RUN_SORTS,
+        )
+
+
+def _fetch_window(server_id: int, server_name: str, client: AirflowClient, plan: WindowPlan) -> ServerWindow:
+    window = client.dag_window(plan.dag_filter, limit=plan.limit, order_by=plan.order_by)
+    latest = client.latest_runs_of([d.dag_id for d in window.dags]) if plan.with_runs else {}
+    rows = [DagRow(server_id, server_name, dag, latest.get(dag.dag_id)) for dag in window.dags]
+    return ServerWindow(rows, window.total)
+
+
+def cached_fan_out(
+    servers: list[AirflowServer], name: str, make_call: Callable[[int, str, AirflowClient], Callable[[], Any]]
+) -> dict[int, Any]:
+    """Each server's answer to the call ``make_call`` builds, or why it has none: from the cache
+    (key ``name`` per server and generation), else asked in parallel within
+    ``DAGS_FANOUT_DEADLINE_SECONDS`` and cached for ``DAGS_LIST_CACHE_SECONDS``."""
+    results: dict[int, Any] = {}
+    calls: dict[int, tuple[str, Callable[[], Any]]] = {}
+    keys = {server.id: f"dags:{name}:{server.id}:{_generation(server.id)}" for server in servers}
+    for server in servers:
+        cached = cache.get(keys[server.id])
+        if cached is not None:
+            results[server.id] = cached
+            continue
+        client = client_or_failure(server)
+        if isinstance(client, ServerFailure):
+            results[server.id] = client
+            continue
+        calls[server.id] = (server.name, make_call(server.id, server.name, client))
+    fetched = fan_out(calls, float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
+    ttl = int(current_app.config["DAGS_LIST_CACHE_SECONDS"])
+    for sid, result in fetched.items():
+        results[sid] = result
+        cache.set(keys[sid], result, timeout=ttl)
+        cache.set(status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=ttl)
+    return results
+
+
+@dataclass
+class DagListing:
+    """One page of the merged list, plus what the filter form and banners need."""
+
+    rows: list[DagRow]
+    total: int
+    page: int
+    pages: int
+    query: DagQuery
+    failures: list[ServerFailure]
+    servers: list[str]
+    tags: list[str]
+    states: list[str]
+
+
+def _with_latest_runs(servers: list[AirflowServer], rows: list[DagRow]) -> list[DagRow]:
+    """``rows`` with their latest run: one batch call per server with visible rows (cached)."""
+    wanted: dict[int, list[str]] = {}
+    for row in rows:
+        if row.last_run is None:
+            wanted.setdefault(row.server_id, []).append(row.dag.dag_id)
+    asked = [s for s in servers if s.id in wanted]
+    if not asked:
+        return rows
+    name = "runs:" + "|".join(f"{sid}={','.join(ids)}" for sid, ids in sorted(wanted.items()))
+    latest = cached_fan_out(asked, name, lambda sid, _name, client: partial(client.latest_runs_of, wanted[sid]))
+    out = []
+    for row in rows:
+        runs = latest.get(row.server_id)
+        run: DagRun | None = runs.get(row.dag.dag_id) if isinstance(runs, dict) else None
+        out.append(DagRow(row.server_id, row.server_name, row.dag, row.last_run or run))
+    return out
+
+
+def list_dags(query: DagQuery) -> DagListing:
+    """One page of the merged list of every enabled server's DAGs, filtered, sorted and paged by
+    ``query``; per server a constant number of Airflow calls for a given page size and number."""
+    every = enabled_servers()
+    servers = [s for s in every if not query.server or s.name == query.server]
+    plan = WindowPlan.for_query(query)
+    key = f"window:{plan!r}"
+    windows = cached_fan_out(servers, key, lambda sid, name, client: partial(_fetch_window, sid, name, client, plan))
+    tag_lists = cached_fan_out(every, "tags", lambda _sid, _name, client: client.dag_tags)
+    rows: list[DagRow] = []
+    failures: list[ServerFailure] = []
+    total = 0
+    for server in servers:
+        result = windows[server.id]
+        if isinstance(result, ServerFailure):
+            failures.append(result)
+            continue
+        rows.extend(result.rows)
+        total += result.total
+    matcher = query if plan.with_runs else replace(query, state="")  # Airflow filtered the state
+    kept = [r for r in rows if matcher.matches(r)]
+    if plan.with_runs and query.state == NEVER_RAN:
+        total = len(kept)  # counted within the window (docs/PERFORMANCE.md)
+    pages = max(1, -(-total // query.per_page))
+    page = min(query.page, pages)
+    start = (page - 1) * query.per_page
+    visible = order_rows(kept, query)[start : start + query.per_page]
+    failing_names = {f.server_name for f in failures}
+    failures += [r for s in every if isinstance(r := tag_lists[s.id], ServerFailure) and s.name not in failing_names]
+    return DagListing(
+        rows=_with_latest_runs(servers, visible),
+        total=total,
+        page=page,
+        pages=pages,
+        query=query,
+        failures=failures,
+        servers=[s.name for s in every],
+        tags=sorted({t for s in every if isinstance(tags := tag_lists[s.id], list) for t in tags}),
+        states=RUN_STATES,
+    )
