@@ -9,6 +9,7 @@ stopped at the end if the session started it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -28,6 +29,9 @@ from tests.fakes import FakeAirflow, FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_PORT = int(os.environ.get("CONSOLE_TEST_SANDBOX_PORT", "28090"))
+#: Extra never-running DAGs in the session's sandbox, so that it has more than one API page (100)
+#: of DAGs and the call-count tests see a server with many DAGs.
+GENERATED_DAGS = 150
 # Only a guard against a sandbox that never comes up: a busy machine may take minutes.
 SANDBOX_START_TIMEOUT = 600.0
 # How long a browser test lets Airflow take to finish a run: a guard against a hang, not a promise
@@ -247,7 +251,8 @@ def sandbox_settings() -> Any:
     """The settings of the test session's sandbox (port ``CONSOLE_TEST_SANDBOX_PORT``)."""
     from console.airflow import sandbox
 
-    return sandbox.SandboxSettings.in_checkout(ROOT, port=SANDBOX_PORT)
+    settings = sandbox.SandboxSettings.in_checkout(ROOT, port=SANDBOX_PORT)
+    return dataclasses.replace(settings, generated_dags=GENERATED_DAGS)
 
 
 @pytest.fixture(scope="session")

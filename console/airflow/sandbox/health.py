@@ -88,14 +88,21 @@ def is_healthy(health: dict[str, str | None] | None) -> bool:
 # --------------------------------------------------------------------------- DAG files
 
 
+#: The DAG file that defines ``SandboxSettings.generated_dags`` DAGs (none by default).
+GENERATED_DAGS_FILE = "example_generated.py"
+
+
 def expected_dag_files(settings: SandboxSettings) -> set[str]:
-    """DAG files (relative to the DAGs folder) that Airflow's safe mode would parse."""
+    """DAG files (relative to the DAGs folder) that Airflow's safe mode would parse and that
+    define DAGs (the generated-DAGs file only when some are asked for)."""
     out: set[str] = set()
     if not settings.dags_folder.is_dir():
         return out
     for path in settings.dags_folder.rglob("*.py"):
         relative = path.relative_to(settings.dags_folder)
         if any(part.startswith((".", "__")) for part in relative.parts):
+            continue
+        if str(relative) == GENERATED_DAGS_FILE and not settings.generated_dags:
             continue
         with contextlib.suppress(OSError):
             text = path.read_bytes().lower()

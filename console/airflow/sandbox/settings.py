@@ -47,12 +47,16 @@ class SandboxSettings:
     port: int = DEFAULT_PORT
     airflow_version: str = AIRFLOW_VERSION
     username: str = "admin"
+    #: How many extra, never-running DAGs ``examples/dags/example_generated.py`` makes (a
+    #: server with many DAGs for the call-count tests); 0: none.
+    generated_dags: int = 0
 
     def __post_init__(self) -> None:
         # Normalised so that paths compare and print the same whatever the caller passed.
         object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
         object.__setattr__(self, "dags_folder", Path(self.dags_folder).expanduser().resolve())
         object.__setattr__(self, "port", int(self.port))
+        object.__setattr__(self, "generated_dags", int(self.generated_dags))
 
     @classmethod
     def in_checkout(cls, checkout: Path, port: int = DEFAULT_PORT) -> SandboxSettings:
@@ -111,6 +115,7 @@ def airflow_env(settings: SandboxSettings) -> dict[str, str]:
     port = settings.port
     return {
         "AIRFLOW_HOME": str(settings.home),
+        "CONSOLE_SANDBOX_GENERATED_DAGS": str(settings.generated_dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",

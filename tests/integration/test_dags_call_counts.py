@@ -1,0 +1,62 @@
+"""The DAG list and the home page against the real sandbox, which has more than one API page of
+DAGs (``GENERATED_DAGS`` never-running ones beside the examples): each view asks Airflow a fixed
+number of times, whatever the number of DAGs (``docs/PERFORMANCE.md``, "Airflow calls per view")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from console.airflow.session import AirflowSession
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Flask]) -> Flask:
+    """No cache: every view is a cold one."""
+    return app_factory(CACHE_TYPE="NullCache")
+
+
+@pytest.fixture
+def airflow_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What every request to Airflow was for, in order (counted where every request passes)."""
+    seen: list[str] = []
+    call = AirflowSession.call
+
+    def counting(self: AirflowSession, what: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(what)
+        return call(self, what, *args, **kwargs)
+
+    monkeypatch.setattr(AirflowSession, "call", counting)
+    return seen
+
+
+def count(html: str, testid: str) -> int:
+    match = re.search(rf'data-testid="{testid}">(\d+)', html)
+    assert match, f"no {testid}"
+    return int(match.group(1))
+
+
+def test_the_dag_list_asks_airflow_three_times_with_many_dags(login_as, sandbox_server, airflow_calls) -> None:
+    viewer = login_as("viewer")
+    airflow_calls.clear()
+    html = viewer.get("/admin/dags/").get_data(as_text=True)
+    assert count(html, "dag-count") > 100
+    assert airflow_calls == ["list DAGs", "list DAG tags", "list the latest DAG runs"]
+
+
+def test_the_home_page_asks_airflow_a_fixed_number_of_times_with_many_dags(
+    login_as, sandbox_server, airflow_calls
+) -> None:
+    viewer = login_as("viewer")
+    airflow_calls.clear()
+    html = viewer.get("/admin/").get_data(as_text=True)
+    assert count(html, "stat-dags") > 100
+    listed = count(html, "stat-failed") + count(html, "stat-running") > 0
+    # the total, the paused total, one per last-run state, and the runs of the listed DAGs if any
+    assert airflow_calls == ["list DAGs"] * 6 + (["list the latest DAG runs"] if listed else [])
