@@ -15,6 +15,7 @@ the console (:func:`invalidate`) drops every entry of that server.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -106,11 +107,12 @@ def cached_fan_out(
     servers: list[AirflowServer], name: str, make_call: Callable[[int, str, AirflowClient], Callable[[], Any]]
 ) -> dict[int, Any]:
     """Each server's answer to the call ``make_call`` builds, or why it has none: from the cache
-    (key ``name`` per server and generation), else asked in parallel within
+    (key: a digest of ``name``, the server and its generation), else asked in parallel within
     ``DAGS_FANOUT_DEADLINE_SECONDS`` and cached for ``DAGS_LIST_CACHE_SECONDS``."""
     results: dict[int, Any] = {}
     calls: dict[int, tuple[str, Callable[[], Any]]] = {}
-    keys = {server.id: f"dags:{name}:{server.id}:{_generation(server.id)}" for server in servers}
+    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()
+    keys = {server.id: f"dags:{digest}:{server.id}:{_generation(server.id)}" for server in servers}
     for server in servers:
         cached = cache.get(keys[server.id])
         if cached is not None:
