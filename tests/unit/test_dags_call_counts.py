@@ -155,3 +155,21 @@ def test_fake_airflow_home_calls_do_not_grow_and_the_counts_are_right(many_dags)
     assert small == large == 7  # total, paused, four last-run states, one batch of runs
     assert re.search(r'data-testid="stat-dags">1000<', html)
     assert "(200 paused)" in html
+    assert 'data-testid="stat-failed">100<' in html and 'data-testid="stat-running">40<' in html
+
+
+def test_fake_airflow_latest_runs_of_busy_dags_cost_at_most_one_call_per_visible_dag(
+    start_fake: Callable[[FakeAirflow], FakeAirflow],
+) -> None:
+    from console.airflow.client import AirflowClient
+    from console.airflow.tokens import TokenCache
+
+    fake = start_fake(FakeAirflow(tokens=False))
+    busy = [{**run_json(1), "dag_run_id": f"run_{k}"} for k in range(100)]  # dag_0001 fills the window
+    fake.route("POST", "/api/v2/dags/~/dagRuns/list", Reply(200, {"dag_runs": busy, "total_entries": 500}))
+    fake.route("GET", "/api/v2/dags/dag_0002/dagRuns", Reply(200, {"dag_runs": [run_json(2)], "total_entries": 9}))
+    fake.route("GET", "/api/v2/dags/dag_0003/dagRuns", Reply(200, {"dag_runs": [], "total_entries": 0}))
+    client = AirflowClient(fake.url, static_token="t", attempts=1, token_cache=TokenCache())
+    latest = client.latest_runs_of(["dag_0001", "dag_0002", "dag_0003"])
+    assert {d: r.run_id for d, r in latest.items()} == {"dag_0001": "run_0", "dag_0002": "run_2"}
+    assert len(fake.seen) == 3  # the batch, then one call for each visible DAG it left out
