@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from console.airflow.session import AirflowSession
+from tests.conftest import sandbox_api
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +37,21 @@ def airflow_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def many_dags(airflow_sandbox: Any, sandbox_server: int) -> int:
+    """The sandbox server's id, once it is known to have more than one API page of DAGs."""
+    if sandbox_api(airflow_sandbox, "count").count_dags() <= 100:
+        pytest.skip("a reused sandbox started without generated DAGs: stop it to count calls with many DAGs")
+    return sandbox_server
+
+
 def count(html: str, testid: str) -> int:
     match = re.search(rf'data-testid="{testid}">(\d+)', html)
     assert match, f"no {testid}"
     return int(match.group(1))
 
 
-def test_the_dag_list_asks_airflow_three_times_with_many_dags(login_as, sandbox_server, airflow_calls) -> None:
+def test_the_dag_list_asks_airflow_three_times_with_many_dags(login_as, many_dags, airflow_calls) -> None:
     viewer = login_as("viewer")
     airflow_calls.clear()
     html = viewer.get("/admin/dags/").get_data(as_text=True)
@@ -50,9 +59,7 @@ def test_the_dag_list_asks_airflow_three_times_with_many_dags(login_as, sandbox_
     assert airflow_calls == ["list DAGs", "list DAG tags", "list the latest DAG runs"]
 
 
-def test_the_home_page_asks_airflow_a_fixed_number_of_times_with_many_dags(
-    login_as, sandbox_server, airflow_calls
-) -> None:
+def test_the_home_page_asks_airflow_a_fixed_number_of_times_with_many_dags(login_as, many_dags, airflow_calls) -> None:
     viewer = login_as("viewer")
     airflow_calls.clear()
     html = viewer.get("/admin/").get_data(as_text=True)
