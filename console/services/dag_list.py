@@ -16,6 +16,7 @@ the console (:func:`invalidate`) drops every entry of that server.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -68,6 +69,7 @@ class ServerWindow:
 
     rows: list[DagRow]
     total: int
+    tags: list[str]
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,19 @@ def _fetch_window(server_id: int, server_name: str, client: AirflowClient, plan:
     window = client.dag_window(plan.dag_filter, limit=plan.limit, order_by=plan.order_by)
     latest = client.latest_runs_of([d.dag_id for d in window.dags]) if plan.with_runs else {}
     rows = [DagRow(server_id, server_name, dag, latest.get(dag.dag_id)) for dag in window.dags]
-    return ServerWindow(rows, window.total)
+    return ServerWindow(rows, window.total, client.dag_tags())
 
 
 def cached_fan_out(
-    servers: list[AirflowServer], name: str, make_call: Callable[[int, str, AirflowClient], Callable[[], Any]]
+    servers: list[AirflowServer],
+    name: str,
+    make_call: Callable[[int, str, AirflowClient], Callable[[], Any]],
+    deadline: float | None = None,
 ) -> dict[int, Any]:
     """Each server's answer to the call ``make_call`` builds, or why it has none: from the cache
     (key: a digest of ``name``, the server and its generation), else asked in parallel within
-    ``DAGS_FANOUT_DEADLINE_SECONDS`` and cached for ``DAGS_LIST_CACHE_SECONDS``."""
+    ``deadline`` seconds (default ``DAGS_FANOUT_DEADLINE_SECONDS``) and cached for
+    ``DAGS_LIST_CACHE_SECONDS``."""
     results: dict[int, Any] = {}
     calls: dict[int, tuple[str, Callable[[], Any]]] = {}
     digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()
@@ -123,7 +129,7 @@ def cached_fan_out(
             results[server.id] = client
             continue
         calls[server.id] = (server.name, make_call(server.id, server.name, client))
-    fetched = fan_out(calls, float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
+    fetched = fan_out(calls, deadline or float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
     ttl = int(current_app.config["DAGS_LIST_CACHE_SECONDS"])
     for sid, result in fetched.items():
         results[sid] = result
@@ -147,8 +153,9 @@ class DagListing:
     states: list[str]
 
 
-def _with_latest_runs(servers: list[AirflowServer], rows: list[DagRow]) -> list[DagRow]:
-    """``rows`` with their latest run: one batch call per server with visible rows (cached)."""
+def _with_latest_runs(servers: list[AirflowServer], rows: list[DagRow], deadline: float) -> list[DagRow]:
+    """``rows`` with their latest run: one batch call per server with visible rows (cached), all
+    within ``deadline`` seconds (a server that does not answer in time shows no last runs)."""
     wanted: dict[int, list[str]] = {}
     for row in rows:
         if row.last_run is None:
@@ -157,7 +164,9 @@ def _with_latest_runs(servers: list[AirflowServer], rows: list[DagRow]) -> list[
     if not asked:
         return rows
     name = "runs:" + "|".join(f"{sid}={','.join(ids)}" for sid, ids in sorted(wanted.items()))
-    latest = cached_fan_out(asked, name, lambda sid, _name, client: partial(client.latest_runs_of, wanted[sid]))
+    latest = cached_fan_out(
+        asked, name, lambda sid, _name, client: partial(client.latest_runs_of, wanted[sid]), deadline
+    )
     out = []
     for row in rows:
         runs = latest.get(row.server_id)
@@ -169,12 +178,12 @@ def _with_latest_runs(servers: list[AirflowServer], rows: list[DagRow]) -> list[
 def list_dags(query: DagQuery) -> DagListing:
     """One page of the merged list of every enabled server's DAGs, filtered, sorted and paged by
     ``query``; per server a constant number of Airflow calls for a given page size and number."""
+    started = time.monotonic()
     every = enabled_servers()
     servers = [s for s in every if not query.server or s.name == query.server]
     plan = WindowPlan.for_query(query)
     key = f"window:{plan!r}"
     windows = cached_fan_out(servers, key, lambda sid, name, client: partial(_fetch_window, sid, name, client, plan))
-    tag_lists = cached_fan_out(every, "tags", lambda _sid, _name, client: client.dag_tags)
     rows: list[DagRow] = []
     failures: list[ServerFailure] = []
     total = 0
@@ -193,16 +202,15 @@ def list_dags(query: DagQuery) -> DagListing:
     page = min(query.page, pages)
     start = (page - 1) * query.per_page
     visible = order_rows(kept, query)[start : start + query.per_page]
-    failing_names = {f.server_name for f in failures}
-    failures += [r for s in every if isinstance(r := tag_lists[s.id], ServerFailure) and s.name not in failing_names]
+    deadline = float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"])
     return DagListing(
-        rows=_with_latest_runs(servers, visible),
+        rows=_with_latest_runs(servers, visible, max(1.0, deadline - (time.monotonic() - started))),
         total=total,
         page=page,
         pages=pages,
         query=query,
         failures=failures,
         servers=[s.name for s in every],
-        tags=sorted({t for s in every if isinstance(tags := tag_lists[s.id], list) for t in tags}),
+        tags=sorted({t for s in servers if isinstance(w := windows[s.id], ServerWindow) for t in w.tags}),
         states=RUN_STATES,
     )
