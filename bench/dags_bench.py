@@ -38,6 +38,14 @@ def p50(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+def first_list_page(airflow: Any) -> Any:
+    """The Airflow calls behind the DAG list's first page: the window, the tags, the latest runs."""
+    from console.airflow.client import DagFilter
+
+    window = airflow.dag_window(DagFilter(), limit=25)
+    return airflow.dag_tags(), airflow.latest_runs_of([d.dag_id for d in window.dags])
+
+
 def finished_large_log_run(client: Any) -> str:
     """A finished run of the 50,000-line DAG (triggered now if there is none)."""
     for run in client.list_dag_runs(LARGE_LOG_DAG, limit=10):
@@ -95,7 +103,7 @@ def run(port: int, repeat: int) -> dict[str, Any]:
         log_path = f"/admin/dags/{sid}/{LARGE_LOG_DAG}/runs/{run_id}/tasks/spam/logs/1/lines"
         rows = {
             "DAG list": (
-                p50(timed(lambda: (airflow.list_dags(), airflow.latest_dag_runs()), repeat)),
+                p50(timed(lambda: first_list_page(airflow), repeat)),
                 p50(timed(uncached("/admin/dags/"), repeat)),
                 p50(timed(lambda: web.get("/admin/dags/"), repeat)),
             ),
