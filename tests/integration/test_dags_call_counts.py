@@ -40,8 +40,11 @@ def airflow_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def many_dags(airflow_sandbox: Any, sandbox_server: int) -> int:
     """The sandbox server's id, once it is known to have more than one API page of DAGs."""
-    if sandbox_api(airflow_sandbox, "count").count_dags() <= 100:
-        pytest.skip("a reused sandbox started without generated DAGs: stop it to count calls with many DAGs")
+    total = sandbox_api(airflow_sandbox, "count").count_dags()
+    assert total > 100, (
+        f"the sandbox has {total} DAGs: a reused sandbox started without generated DAGs "
+        "(stop it: the test session then starts one with generated DAGs)"
+    )
     return sandbox_server
 
 
