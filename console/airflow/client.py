@@ -259,31 +259,6 @@ class AirflowClient(AirflowWrites, AirflowWindows):
 
         return self._parse_many(what, parse_dag_run, self._pages(what, "dag_runs", fetch, max_items=max(0, limit)))
 
-    def latest_dag_runs(self, dag_ids: Iterable[str] | None = None, *, window: int = PAGE_SIZE) -> dict[str, DagRun]:
-        """The latest run (by ``run_after``) of each DAG, for the DAG list.
-
-        Cheapest way found on Airflow 3.3: the public DAG list has no
-        last-run fields, so ONE ``GET /api/v2/dags/~/dagRuns?order_by=-run_after
-        &limit=100`` covers every DAG that ran recently; only the DAGs of
-        ``dag_ids`` absent from that window cost one more
-        ``GET /dags/{id}/dagRuns?limit=1`` each.  ``dag_ids=None``: just the
-        window.  DAGs that never ran are absent from the result.
-        """
-        latest: dict[str, DagRun] = {}
-        recent = self.list_dag_runs("~", limit=window, order_by="-run_after")
-        for run in recent:
-            latest.setdefault(run.dag_id, run)
-        if dag_ids is None:
-            return latest
-        wanted = list(dict.fromkeys(dag_ids))
-        if len(recent) >= window:  # the window may have cut older runs off
-            for dag_id in wanted:
-                if dag_id not in latest:
-                    runs = self.list_dag_runs(dag_id, limit=1, order_by="-run_after")
-                    if runs:
-                        latest[dag_id] = runs[0]
-        return {d: latest[d] for d in wanted if d in latest}
-
     def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
         what = f"read run {run_id!r} of DAG {dag_id!r}"
         data = self._get(what, self.session.dag_run_api.get_dag_run_without_preload_content, dag_id, run_id)
