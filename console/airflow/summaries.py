@@ -9,7 +9,7 @@ runs the server has.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from console.airflow.payloads import (
@@ -49,6 +49,11 @@ class ImportErrorWindow:
     total: int
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """Airflow answers 500 to a date filter without a zone: a naive moment is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 class AirflowSummaries:
     """Counts and capped samples (a part of :class:`~console.airflow.client.AirflowClient`)."""
 
@@ -69,7 +74,7 @@ class AirflowSummaries:
             "~",
             limit=1,
             state=[state] if state else None,
-            run_after_gte=since,
+            run_after_gte=_aware(since),
         )
         return total
 
@@ -89,7 +94,7 @@ class AirflowSummaries:
                 limit=limit,
                 offset=len(runs),
                 order_by=["-run_after", "id"],
-                run_after_gte=since,
+                run_after_gte=_aware(since),
             )
             runs.extend(self.session.parse(what, lambda items: [parse_dag_run(r) for r in items], rows))
             if len(rows) < limit or len(runs) >= min(max_runs, total):
@@ -107,7 +112,7 @@ class AirflowSummaries:
             "~",
             limit=max(1, limit),
             state=["failed"],
-            run_after_gte=since,
+            run_after_gte=_aware(since),
             order_by=["-end_date"],
         )
         return self.session.parse(

@@ -34,7 +34,7 @@
       var colour = paletteColour(d["class"]);
       return {
         label: d.label, data: d.data, links: d.links, link: d.link,
-        backgroundColor: colour, borderColor: colour, spanGaps: true, pointRadius: 4
+        backgroundColor: colour, borderColor: colour, spanGaps: true, pointRadius: 4, maxBarThickness: 28
       };
     });
     var scales = {
