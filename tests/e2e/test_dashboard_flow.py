@@ -122,3 +122,25 @@ def test_the_dashboard_fits_a_phone_and_draws_its_charts(browser, live_server, s
     assert 0 < width <= PHONE["width"]
     screenshot(page, "dashboard_phone")
     page.context.close()
+
+
+def set_visibility(page: Any, state: str) -> None:
+    page.evaluate(
+        """state => {
+             Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});
+             document.dispatchEvent(new Event('visibilitychange'));
+           }""",
+        state,
+    )
+
+
+def test_the_dashboard_pauses_its_refresh_while_the_tab_is_hidden(browser, live_server, sandbox_server) -> None:
+    page = open_dashboard(browser, live_server, DESKTOP)
+    page.wait_for_selector("#dashboard[data-refreshing=on]")
+    set_visibility(page, "hidden")
+    assert page.get_attribute("#dashboard", "data-refreshing") == "paused"
+    with page.expect_request("**/admin/board") as shown:
+        set_visibility(page, "visible")  # coming back refreshes at once, then on the interval
+    assert shown.value.url.endswith("/admin/board")
+    assert page.get_attribute("#dashboard", "data-refreshing") == "on"
+    page.context.close()

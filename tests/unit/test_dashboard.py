@@ -186,6 +186,14 @@ def test_fake_airflow_dashboard_counts_and_aggregates(dashboard_app) -> None:
     assert "/logs/2" in html  # a recent failure links to its log
 
 
+def test_fake_airflow_sees_date_filters_with_a_zone(dashboard_app) -> None:
+    """Airflow 3.3 answers 500 to ``run_after_gte`` without a zone (seen on the sandbox)."""
+    login, (fake,) = dashboard_app(100)
+    login.client.get("/admin/")
+    sent = [s.query["run_after_gte"][0] for s in fake.seen if "run_after_gte" in s.query]
+    assert sent and all(datetime.fromisoformat(v).utcoffset() == timedelta(0) for v in sent), sent
+
+
 def test_fake_airflow_one_down_and_one_slow_server_do_not_blank_the_dashboard(
     dashboard_app, start_fake: Callable[[FakeAirflow], FakeAirflow]
 ) -> None:

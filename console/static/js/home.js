@@ -114,9 +114,11 @@
   function schedule() {
     window.clearInterval(timer);
     timer = null;
-    if (document.visibilityState === "visible") {
+    var visible = document.visibilityState === "visible";
+    if (visible) {
       timer = window.setInterval(refresh, refreshMs);
     }
+    root.setAttribute("data-refreshing", visible ? "on" : "paused");
   }
 
   document.addEventListener("visibilitychange", function () {
