@@ -274,3 +274,32 @@ def test_the_refresh_interval_is_validated(seconds: int) -> None:
     config.update(SECRET_KEY="x" * 40, SQLALCHEMY_DATABASE_URI="sqlite://", DASHBOARD_REFRESH_SECONDS=seconds)
     with pytest.raises(ConfigError, match="DASHBOARD_REFRESH_SECONDS"):
         validate_config(config)
+
+
+def test_console_side_counts_enabled_due_and_failing_tasks(app: Flask) -> None:
+    from console.models import FireState, TaskRun
+    from console.services import dashboard_console, servers, tasks
+
+    now = datetime(2026, 6, 1, 12, 10)
+    with app.app_context():
+        server = servers.register_server(name="af", base_url="http://127.0.0.1:9", username="u", secret=SECRET)
+        db.session.flush()
+
+        def task(name: str, cron: str, enabled: bool = True) -> int:
+            values = {"name": name, "server_id": server.id, "dag_id": "d", "cron": cron, "enabled": enabled}
+            return tasks.create_task(values, check_dag=False).id
+
+        due, later, off = task("due", "*/30 * * * *"), task("later", "0 5 * * *"), task("off", "* * * * *", False)
+        fires = [(due, 1, FireState.FAILED), (due, 2, FireState.PENDING), (later, 1, FireState.FAILED)]
+        fires += [(later, 2, FireState.SUCCESS), (off, 1, FireState.FAILED)]
+        for task_id, hours_ago, state in fires:
+            at = now - timedelta(hours=3 - hours_ago)
+            db.session.add(TaskRun(task_id=task_id, scheduled_for=at, state=state, dag_run_id=f"r{task_id}{hours_ago}"))
+        db.session.commit()
+        side = dashboard_console.console_side(now, listed=10)
+    assert (side.tasks_total, side.tasks_enabled, side.due_within_hour, side.failing) == (3, 2, 1, 1)
+    assert [(f.task_name, f.at) for f in side.upcoming] == [
+        ("due", datetime(2026, 6, 1, 12, 30)),
+        ("later", now.replace(day=2, hour=5, minute=0)),
+    ]
+    assert side.worker is None
