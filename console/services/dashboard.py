@@ -84,9 +84,12 @@ def summarise(server_id: int, server_name: str, client: AirflowClient, max_runs:
         "failed_tasks": partial(client.failed_task_instances, week, limit=LISTED),
         **{f"day:{state}": partial(client.count_runs, state=state, since=day) for state in RUN_STATES},
     }
-    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="dashboard") as pool:
+    pool = ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="dashboard")
+    try:
         futures = {name: pool.submit(call) for name, call in calls.items()}
         got = {name: future.result() for name, future in futures.items()}
+    finally:  # after the first failure, the calls not yet started are dropped
+        pool.shutdown(wait=False, cancel_futures=True)
     return ServerSummary(
         server_id=server_id,
         server_name=server_name,
