@@ -48,6 +48,7 @@ from console.airflow.payloads import (
     parse_version,
 )
 from console.airflow.session import RETRY_STATUSES, AirflowSession
+from console.airflow.summaries import AirflowSummaries, ImportErrorWindow, RunSample
 from console.airflow.tokens import TokenCache
 from console.airflow.urls import normalize_base_url
 from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
@@ -66,9 +67,11 @@ __all__ = [
     "DagImportError",
     "DagRun",
     "DagWindow",
+    "ImportErrorWindow",
     "LogLine",
     "LogLineStream",
     "LogPage",
+    "RunSample",
     "TaskInstance",
     "normalize_base_url",
     "parse_log_line",
@@ -83,7 +86,7 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows):
+class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""
