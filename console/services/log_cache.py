@@ -23,6 +23,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from console.services.read_cache import lifetime
+
 #: A :class:`~console.services.logs.LogRecord` as a plain tuple ``(n, time, level, text, group)``:
 #: how records are held (a plain tuple is smaller and faster to build than a named one).
 RecordTuple = tuple[int, str, str, str, bool]
@@ -180,7 +182,7 @@ class LogMemory:
 def init_app(app: Flask) -> None:
     config = app.config
     app.extensions["logs"] = LogMemory(
-        cache=LogCache(int(config["LOG_CACHE_MAX_BYTES"]), float(config["DAGS_LOG_CACHE_SECONDS"])),
+        cache=LogCache(int(config["LOG_CACHE_MAX_BYTES"]), float(lifetime("log", app))),
         reads=ReadLimiter(
             per_user=int(config["LOG_READS_PER_USER"]),
             per_server=int(config["LOG_READS_PER_SERVER"]),

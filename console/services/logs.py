@@ -11,7 +11,7 @@ dropped.
 Paging decision (measured on the sandbox with the 50,000-line log: streaming
 takes ~3 s whatever the page, because Airflow reads the whole file before the
 first byte): the records of a *finished* try are cached in this process for
-``DAGS_LOG_CACHE_SECONDS`` under one key per (server, dag, run, task, map index,
+``CACHE_SECONDS["log"]`` under one key per (server, dag, run, task, map index,
 try), so the first page pays one stream and every other page, filter or search
 costs milliseconds.  A try that may still grow (its task is running) is
 re-streamed on every request, so follow mode always sees the newest lines.
