@@ -256,7 +256,7 @@ def validate_cache(config: Mapping[str, Any]) -> None:
             known = ", ".join(DefaultConfig.CACHE_SECONDS)
             raise ConfigError(f"CACHE_SECONDS[{kind!r}] is not a kind of read; the kinds are {known}.")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-            raise ConfigError(f"CACHE_SECONDS[{kind!r}] must be a whole number of seconds, 0 or more (got {seconds!r}).")
+            raise ConfigError(f"CACHE_SECONDS[{kind!r}] must be whole seconds, 0 or more (got {seconds!r}).")
     for key in ("CACHE_FAILURE_SECONDS", "CACHE_LOCK_SECONDS", "CACHE_WAIT_SECONDS"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

@@ -131,7 +131,8 @@ def cached_fan_out(
         if isinstance(client, ServerFailure):
             results[server.id] = client
             continue
-        calls[server.id] = (server.name, partial(store.get_or_load, key, kind, make_call(server.id, server.name, client)))
+        loader = make_call(server.id, server.name, client)
+        calls[server.id] = (server.name, partial(store.get_or_load, key, kind, loader))
     fetched = fan_out(calls, deadline or float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
     for sid, result in fetched.items():
         results[sid] = result

@@ -189,7 +189,7 @@ class ReadCache:
 
     def store(self, key: str, kind: str, entry: tuple[str, Any]) -> None:
         failed = entry[0] == "failed" or _is_failure(entry[1])
-        seconds = lifetime(kind, self.app)
+        seconds: float = lifetime(kind, self.app)
         if failed:
             seconds = min(self.failure_seconds, seconds)
         if seconds > 0:
