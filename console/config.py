@@ -114,6 +114,7 @@ class DefaultConfig:
     # holds at most LOG_MAX_LINES lines / LOG_MAX_BYTES bytes (the download has it all), and
     # uncached reads are limited per user and per server (waiting LOG_READ_WAIT_SECONDS for a slot).
     LOG_CACHE_MAX_BYTES = 64 * 1024 * 1024
+    LOG_SHARED_MAX_BYTES = 4 * 1024 * 1024  # with Redis, logs up to this size are shared by every process
     LOG_MAX_LINES = 100_000
     LOG_MAX_BYTES = 32 * 1024 * 1024
     LOG_READS_PER_USER = 2
@@ -239,6 +240,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if float(config["AIRFLOW_RETRY_BACKOFF_SECONDS"]) < 0:
         raise ConfigError("AIRFLOW_RETRY_BACKOFF_SECONDS cannot be negative.")
     validate_cache(config)
+    if int(config["LOG_SHARED_MAX_BYTES"]) < 0:
+        raise ConfigError("LOG_SHARED_MAX_BYTES cannot be negative (0 shares no log).")
     if int(config["LOG_CACHE_MAX_BYTES"]) < 0 or float(config["LOG_READ_WAIT_SECONDS"]) < 0:
         raise ConfigError("LOG_CACHE_MAX_BYTES and LOG_READ_WAIT_SECONDS cannot be negative (0 turns them off).")
 

@@ -8,7 +8,10 @@ cache evicts the least recently used logs once the estimates add up to its budge
 a log larger than the whole budget is never cached.
 
 Both objects live in ``app.extensions["logs"]`` (one per process): every worker of a
-multi-process server has its own budget and its own read limits.
+multi-process server has its own budget and its own read limits.  With Redis
+(``CONSOLE_REDIS_URL``) a parsed log of at most ``LOG_SHARED_MAX_BYTES`` is also kept in the
+shared read cache, so that a log the scheduler's run monitor warmed opens at once in every web
+worker (:func:`shared_get`, :func:`shared_put`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from console.services.read_cache import lifetime
+from console.services.read_cache import lifetime, read_cache
 
 #: A :class:`~console.services.logs.LogRecord` as a plain tuple ``(n, time, level, text, group)``:
 #: how records are held (a plain tuple is smaller and faster to build than a named one).
@@ -193,3 +196,22 @@ def init_app(app: Flask) -> None:
 
 def log_memory() -> LogMemory:
     return current_app.extensions["logs"]  # type: ignore[no-any-return]
+
+
+def shared_get(key: str) -> ParsedLog | None:
+    """A log another process kept in the shared cache (copied into this process's cache)."""
+    store = read_cache()
+    if store.redis is None:
+        return None
+    parsed: ParsedLog | None = store.backend.get(f"log:{key}")
+    if parsed is not None:
+        log_memory().cache.put(key, parsed, parsed.size)
+    return parsed
+
+
+def shared_put(key: str, parsed: ParsedLog) -> None:
+    """Share a finished log with the other processes, if it is small enough and Redis is set."""
+    store = read_cache()
+    seconds = lifetime("log")
+    if store.redis is not None and seconds > 0 and parsed.size <= int(current_app.config["LOG_SHARED_MAX_BYTES"]):
+        store.backend.set(f"log:{key}", parsed, timeout=seconds)

@@ -25,6 +25,7 @@ user and per server, answering "too many reads" instead of queueing.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,12 +35,24 @@ from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.models.states import TaskInstanceState
-from console.services.log_cache import ParsedLog, RecordTuple, TooManyLogReads, log_memory, read_capped
+from console.services.log_cache import (
+    ParsedLog,
+    RecordTuple,
+    TooManyLogReads,
+    log_memory,
+    read_capped,
+    shared_get,
+    shared_put,
+)
 from console.services.server_clients import ServerFailure, ServerHandle, resolve_server
 
 if TYPE_CHECKING:
     from console.airflow.client import LogLine, TaskInstance
 
+log = logging.getLogger(__name__)
+
+#: Whose read slots warming takes (never a person's).
+WARM_READER = "system:log-warm"
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 MAX_MATCHES = 5000
@@ -259,16 +272,16 @@ def _finished(ti: TaskInstance, try_number: int) -> bool:
     return try_number < ti.try_number or (ti.state or "") in TaskInstanceState.FINAL
 
 
-def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> ParsedLog:
+def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None = None) -> ParsedLog:
     """The try's records, from the cache when the try is finished; otherwise read within a read
     slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none)."""
     memory = log_memory()
-    cached: ParsedLog | None = memory.cache.get(ref.cache_key)
+    cached: ParsedLog | None = memory.cache.get(ref.cache_key) or shared_get(ref.cache_key)
     if cached is not None:
         return cached
     config = current_app.config
     with memory.reads.slot(reader, ref.server_id):
-        ti = find_task_instance(server, ref)
+        ti = ti or find_task_instance(server, ref)
         finished = _finished(ti, ref.try_number)
         try:
             with server.client.iter_log_lines(
@@ -287,9 +300,29 @@ def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> Pa
                 raise
             records, size, truncated = [], 0, False  # not started yet: no log file so far
     parsed = ParsedLog(records, ti.state, finished, truncated, size)
-    if finished:
-        memory.cache.put(ref.cache_key, parsed, size)
+    if finished and memory.cache.put(ref.cache_key, parsed, size):
+        shared_put(ref.cache_key, parsed)
     return parsed
+
+
+def warm_failed_logs(server_id: int, dag_id: str, run_id: str) -> list[TaskLogRef]:
+    """Read the last try's log of every failed task of the run into the log cache, so that it
+    opens at once (the run monitor calls this in the background when a run fails).  Within the
+    cache's byte budget: a log larger than the budget is read but not kept.  Returns the logs
+    now cached; a server that fails or is busy warms nothing (the viewer reads it later)."""
+    server = resolve_server(server_id)
+    warmed = []
+    try:
+        for ti in server.client.list_task_instances(dag_id, run_id):
+            if ti.state != TaskInstanceState.FAILED or ti.try_number < 1:
+                continue
+            ref = TaskLogRef(server_id, dag_id, run_id, ti.task_id, ti.try_number, ti.map_index)
+            _read_records(server, ref, WARM_READER, ti)
+            if ref.cache_key in log_memory().cache:
+                warmed.append(ref)
+    except (AirflowError, TooManyLogReads) as exc:
+        log.warning("could not warm the failed logs of %s %s: %s", dag_id, run_id, exc)
+    return warmed
 
 
 def read_log_slice(
