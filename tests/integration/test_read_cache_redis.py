@@ -5,7 +5,6 @@ deletes its keys afterwards."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any

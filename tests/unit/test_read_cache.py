@@ -91,9 +91,12 @@ def test_a_failure_is_kept_for_the_failure_lifetime_not_the_kind_lifetime(cache_
     store: ReadCache = cache_app.extensions["read_cache"]
     timeouts: list[tuple[str, int]] = []
     real_set = store.backend.set
-    monkeypatch.setattr(
-        store.backend, "set", lambda key, value, timeout=None: timeouts.append((key, timeout)) or real_set(key, value, timeout)
-    )
+
+    def recording_set(key: str, value: Any, timeout: int | None = None) -> Any:
+        timeouts.append((key, timeout or 0))
+        return real_set(key, value, timeout)
+
+    monkeypatch.setattr(store.backend, "set", recording_set)
 
     def missing() -> Any:
         raise AirflowNotFound("prod", "DAG 'x' not found")
