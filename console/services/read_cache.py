@@ -13,6 +13,10 @@ default, Redis when ``CONSOLE_REDIS_URL`` is set, so that every worker shares th
 * **Lifetimes**: :func:`lifetime` (``CACHE_SECONDS[kind]``).  A failure (the loader raised an
   :class:`~console.airflow.errors.AirflowError`, or answered a ``ServerFailure``) is kept only
   ``CACHE_FAILURE_SECONDS``: a down server is not asked by every request, and recovers fast.
+* **Unsettled answers**: a read whose answer can still change by itself (a run that is still
+  running) passes ``settled=``; an answer it calls unsettled is kept only ``UNSETTLED_SECONDS``,
+  enough for concurrent requests to share one call, never long enough to show a finished run
+  as running.
 * **Single flight**: concurrent misses of one key in a process wait for the first one's call
   (a per-key future).  With Redis, processes take a lock (``SET NX PX``, lease
   ``CACHE_LOCK_SECONDS``); the others poll the cache for the value and, after
@@ -42,6 +46,8 @@ T = TypeVar("T")
 #: Kinds whose keys hold the server's generation (they list many DAGs of it).
 SERVER_WIDE = ("dag_list",)
 POLL_SECONDS = 0.05
+UNSETTLED_SECONDS = 1
+Settled = Callable[[Any], bool]
 
 
 def lifetime(kind: str, app: Flask | None = None) -> int:
@@ -122,16 +128,16 @@ class ReadCache:
             self.stats["hits"] += 1
         return entry  # type: ignore[no-any-return]
 
-    def get_or_load(self, key: str, kind: str, loader: Callable[[], T]) -> T:
+    def get_or_load(self, key: str, kind: str, loader: Callable[[], T], settled: Settled | None = None) -> T:
         """``key``'s value: cached, else from the one call of ``loader`` this key is waiting for
         (``loader`` runs at most once per key at a time per process, and once across processes
         with Redis).  An :class:`AirflowError` the loader raised is raised to every waiter."""
         entry = self.peek(key)
         if entry is None:
-            entry = self._single_flight(key, kind, loader)
+            entry = self._single_flight(key, kind, _Load(loader, settled))
         return _unwrap(entry)  # type: ignore[no-any-return]
 
-    def _single_flight(self, key: str, kind: str, loader: Callable[[], Any]) -> tuple[str, Any]:
+    def _single_flight(self, key: str, kind: str, loader: _Load) -> tuple[str, Any]:
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
@@ -156,7 +162,7 @@ class ReadCache:
             with self._lock:
                 self._flights.pop(key, None)
 
-    def _across_processes(self, key: str, kind: str, loader: Callable[[], Any]) -> tuple[str, Any]:
+    def _across_processes(self, key: str, kind: str, loader: _Load) -> tuple[str, Any]:
         if self.redis is None:
             return self._load(key, kind, loader)
         lock, token = f"{self.prefix}lock:{key}", uuid.uuid4().hex
@@ -176,25 +182,34 @@ class ReadCache:
         self.stats["gave_up"] += 1
         return self._load(key, kind, loader)
 
-    def _load(self, key: str, kind: str, loader: Callable[[], Any]) -> tuple[str, Any]:
+    def _load(self, key: str, kind: str, loader: _Load) -> tuple[str, Any]:
         self.stats["loads"] += 1
         try:
-            value = loader()
+            value = loader.call()
         except AirflowError as exc:
             entry: tuple[str, Any] = ("failed", Failed.of(exc))
         else:
             entry = ("ok", value)
-        self.store(key, kind, entry)
+        settled = entry[0] == "failed" or loader.settled is None or loader.settled(entry[1])
+        self.store(key, kind, entry, settled=settled)
         return entry
 
-    def store(self, key: str, kind: str, entry: tuple[str, Any]) -> None:
+    def store(self, key: str, kind: str, entry: tuple[str, Any], *, settled: bool = True) -> None:
         failed = entry[0] == "failed" or _is_failure(entry[1])
         seconds: float = lifetime(kind, self.app)
         if failed:
             seconds = min(self.failure_seconds, seconds)
+        elif not settled:
+            seconds = min(UNSETTLED_SECONDS, seconds)
         if seconds > 0:
             # A float timeout would round to "never expires" in some backends.
             self.backend.set(key, entry, timeout=max(1, round(seconds)))
+
+
+@dataclass(frozen=True)
+class _Load:
+    call: Callable[[], Any]
+    settled: Settled | None = None
 
 
 def _unwrap(entry: tuple[str, Any]) -> Any:
@@ -226,11 +241,20 @@ def read_cache() -> ReadCache:
     return current_app.extensions["read_cache"]  # type: ignore[no-any-return]
 
 
-def cached(kind: str, server_id: int, key_parts: Hashable, loader: Callable[[], T], *, dag_id: str | None = None) -> T:
+def cached(
+    kind: str,
+    server_id: int,
+    key_parts: Hashable,
+    loader: Callable[[], T],
+    *,
+    dag_id: str | None = None,
+    settled: Settled | None = None,
+) -> T:
     """``loader()``'s answer for ``kind`` on ``server_id`` and the query ``key_parts``, through
-    the cache (see the module docstring); ``dag_id`` ties the entry to that DAG's writes."""
+    the cache (see the module docstring); ``dag_id`` ties the entry to that DAG's writes, and
+    ``settled(answer)`` false keeps an answer that may still change only briefly."""
     store = read_cache()
-    return store.get_or_load(store.key(kind, server_id, key_parts, dag_id), kind, loader)
+    return store.get_or_load(store.key(kind, server_id, key_parts, dag_id), kind, loader, settled)
 
 
 def invalidate(server_id: int, dag_id: str | None = None) -> None:

@@ -87,16 +87,29 @@ def test_every_waiter_gets_the_failure_of_the_one_call(cache_app: Flask) -> None
     assert len(calls) == 1
 
 
-def test_a_failure_is_kept_for_the_failure_lifetime_not_the_kind_lifetime(cache_app: Flask, monkeypatch) -> None:
+@pytest.fixture
+def timeouts(cache_app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """``(key, timeout)`` of every value the read cache stores."""
     store: ReadCache = cache_app.extensions["read_cache"]
-    timeouts: list[tuple[str, int]] = []
+    seen: list[tuple[str, int]] = []
     real_set = store.backend.set
 
     def recording_set(key: str, value: Any, timeout: int | None = None) -> Any:
-        timeouts.append((key, timeout or 0))
+        seen.append((key, timeout or 0))
         return real_set(key, value, timeout)
 
     monkeypatch.setattr(store.backend, "set", recording_set)
+    return seen
+
+
+def test_an_answer_that_can_still_change_is_kept_only_a_moment(cache_app: Flask, timeouts) -> None:
+    with cache_app.app_context():
+        cached("runs", 1, "running", lambda: ["running"], dag_id="d", settled=lambda runs: "running" not in runs)
+        cached("runs", 1, "finished", lambda: ["success"], dag_id="d", settled=lambda runs: "running" not in runs)
+    assert [timeout for key, timeout in timeouts if key.startswith("runs:")] == [1, 10]
+
+
+def test_a_failure_is_kept_for_the_failure_lifetime_not_the_kind_lifetime(cache_app: Flask, timeouts) -> None:
 
     def missing() -> Any:
         raise AirflowNotFound("prod", "DAG 'x' not found")
