@@ -30,7 +30,8 @@ from console.extensions import db
 from console.models import AirflowServer, DagRunState, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
-from console.services import alerts, logs
+from console.services import alerts, log_warm
+from console.services.logs import TaskLogRef
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,12 @@ class LogWarmer:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-warm")
-        self.pending: list[Future[list[logs.TaskLogRef]]] = []
+        self.pending: list[Future[list[TaskLogRef]]] = []
 
-    def submit(self, app: Flask, server_id: int, dag_id: str, run_id: str) -> Future[list[logs.TaskLogRef]]:
-        def warm() -> list[logs.TaskLogRef]:
+    def submit(self, app: Flask, server_id: int, dag_id: str, run_id: str) -> Future[list[TaskLogRef]]:
+        def warm() -> list[TaskLogRef]:
             with app.app_context():
-                return logs.warm_failed_logs(server_id, dag_id, run_id)
+                return log_warm.warm_failed_logs(server_id, dag_id, run_id)
 
         future = self._pool.submit(warm)
         self.pending = [f for f in self.pending if not f.done()] + [future]

@@ -25,7 +25,6 @@ user and per server, answering "too many reads" instead of queueing.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -49,10 +48,6 @@ from console.services.server_clients import ServerFailure, ServerHandle, resolve
 if TYPE_CHECKING:
     from console.airflow.client import LogLine, TaskInstance
 
-log = logging.getLogger(__name__)
-
-#: Whose read slots warming takes (never a person's).
-WARM_READER = "system:log-warm"
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 MAX_MATCHES = 5000
@@ -272,7 +267,7 @@ def _finished(ti: TaskInstance, try_number: int) -> bool:
     return try_number < ti.try_number or (ti.state or "") in TaskInstanceState.FINAL
 
 
-def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None = None) -> ParsedLog:
+def read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None = None) -> ParsedLog:
     """The try's records, from the cache when the try is finished; otherwise read within a read
     slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none)."""
     memory = log_memory()
@@ -305,26 +300,6 @@ def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: T
     return parsed
 
 
-def warm_failed_logs(server_id: int, dag_id: str, run_id: str) -> list[TaskLogRef]:
-    """Read the last try's log of every failed task of the run into the log cache, so that it
-    opens at once (the run monitor calls this in the background when a run fails).  Within the
-    cache's byte budget: a log larger than the budget is read but not kept.  Returns the logs
-    now cached; a server that fails or is busy warms nothing (the viewer reads it later)."""
-    server = resolve_server(server_id)
-    warmed = []
-    try:
-        for ti in server.client.list_task_instances(dag_id, run_id):
-            if ti.state != TaskInstanceState.FAILED or ti.try_number < 1:
-                continue
-            ref = TaskLogRef(server_id, dag_id, run_id, ti.task_id, ti.try_number, ti.map_index)
-            _read_records(server, ref, WARM_READER, ti)
-            if ref.cache_key in log_memory().cache:
-                warmed.append(ref)
-    except (AirflowError, TooManyLogReads) as exc:
-        log.warning("could not warm the failed logs of %s %s: %s", dag_id, run_id, exc)
-    return warmed
-
-
 def read_log_slice(
     ref: TaskLogRef,
     *,
@@ -340,7 +315,7 @@ def read_log_slice(
     server = resolve_server(ref.server_id)
     out = LogSlice(ref)
     try:
-        parsed = _read_records(server, ref, reader)
+        parsed = read_records(server, ref, reader)
     except TooManyLogReads as exc:
         out.busy = str(exc)
         return out

@@ -45,6 +45,8 @@ T = TypeVar("T")
 
 #: Kinds whose keys hold the server's generation (they list many DAGs of it).
 SERVER_WIDE = ("dag_list",)
+#: The generation every key of a server holds: bumped when the server itself is edited.
+SERVER_EPOCH = "server"
 POLL_SECONDS = 0.05
 UNSETTLED_SECONDS = 1
 Settled = Callable[[Any], bool]
@@ -113,11 +115,13 @@ class ReadCache:
         self.backend.set("gen:" + ":".join(map(str, scope)), uuid.uuid4().hex[:12], timeout=0)
 
     def key(self, kind: str, server_id: int, key_parts: Hashable, dag_id: str | None = None) -> str:
-        gens = [self.generation(server_id)] if kind in SERVER_WIDE else []
+        gens = [self.generation(server_id, SERVER_EPOCH)]
+        if kind in SERVER_WIDE:
+            gens.append(self.generation(server_id))
         if dag_id is not None:
             gens.append(self.generation(server_id, dag_id))
         digest = hashlib.sha1(repr(key_parts).encode(), usedforsecurity=False).hexdigest()[:20]
-        return f"{kind}:{server_id}:{'.'.join(gens) or '-'}:{digest}"
+        return f"{kind}:{server_id}:{'.'.join(gens)}:{digest}"
 
     # --- reading -------------------------------------------------------------------------
 
@@ -264,3 +268,8 @@ def invalidate(server_id: int, dag_id: str | None = None) -> None:
     store.bump(server_id)
     if dag_id is not None:
         store.bump(server_id, dag_id)
+
+
+def forget_server(server_id: int) -> None:
+    """After the server itself was edited: forget every entry of it."""
+    read_cache().bump(server_id, SERVER_EPOCH)

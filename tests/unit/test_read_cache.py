@@ -15,7 +15,7 @@ from flask import Flask
 from console import create_app
 from console.airflow.errors import AirflowNotFound, AirflowUnavailable
 from console.config import ConfigError, apply_environment
-from console.services.read_cache import ReadCache, cached, invalidate, lifetime, read_cache
+from console.services.read_cache import ReadCache, cached, forget_server, invalidate, lifetime, read_cache
 from tests.conftest import base_config, wait_until
 
 THREADS = 6
@@ -144,6 +144,11 @@ def test_a_write_drops_the_dag_and_its_servers_lists_and_nothing_else(cache_app:
         }
     changed = sorted(name for name in keys if keys[name] != after[name])
     assert changed == ["detail 1/a", "list 1"]
+    with cache_app.app_context():
+        forget_server(2)  # the server itself was edited: all of its entries go
+        assert read_cache().key("dag_detail", 2, "details", "a") != after["detail 2/a"]
+        assert read_cache().key("dag_list", 2, "window") != after["list 2"]
+        assert read_cache().key("dag_list", 1, "window") == after["list 1"]
 
 
 def test_lifetimes_come_from_one_setting_merged_over_the_defaults() -> None:
