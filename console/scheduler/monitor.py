@@ -60,7 +60,11 @@ class LogWarmer:
     def submit(self, app: Flask, server_id: int, dag_id: str, run_id: str) -> Future[list[TaskLogRef]]:
         def warm() -> list[TaskLogRef]:
             with app.app_context():
-                return log_warm.warm_failed_logs(server_id, dag_id, run_id)
+                try:
+                    return log_warm.warm_failed_logs(server_id, dag_id, run_id)
+                except Exception:  # a background nicety: never let it take the thread down
+                    log.exception("could not warm the failed logs of %s %s", dag_id, run_id)
+                    return []
 
         future = self._pool.submit(warm)
         self.pending = [f for f in self.pending if not f.done()] + [future]
