@@ -203,7 +203,7 @@ def shared_get(key: str) -> ParsedLog | None:
     store = read_cache()
     if store.redis is None:
         return None
-    parsed: ParsedLog | None = store.backend.get(f"log:{key}")
+    parsed: ParsedLog | None = store.raw_get(f"log:{key}")
     if parsed is not None:
         log_memory().cache.put(key, parsed, parsed.size)
     return parsed
@@ -214,4 +214,4 @@ def shared_put(key: str, parsed: ParsedLog) -> None:
     store = read_cache()
     seconds = lifetime("log")
     if store.redis is not None and seconds > 0 and parsed.size <= int(current_app.config["LOG_SHARED_MAX_BYTES"]):
-        store.backend.set(f"log:{key}", parsed, timeout=seconds)
+        store.raw_set(f"log:{key}", parsed, timeout=seconds)

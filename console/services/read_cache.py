@@ -26,6 +26,7 @@ default, Redis when ``CONSOLE_REDIS_URL`` is set, so that every worker shares th
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import uuid
@@ -37,11 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
+from redis.exceptions import RedisError
 
 from console.airflow import errors
 from console.airflow.errors import AirflowError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Kinds whose keys hold the server's generation (they list many DAGs of it).
 SERVER_WIDE = ("dag_list",)
@@ -105,14 +108,30 @@ class ReadCache:
 
     def generation(self, *scope: Hashable) -> str:
         key = "gen:" + ":".join(map(str, scope))
-        token = self.backend.get(key)
+        token = self.raw_get(key)
         if token is None:
-            self.backend.add(key, uuid.uuid4().hex[:12], timeout=0)  # never expires
-            token = self.backend.get(key)
+            self._safely(self.backend.add, key, uuid.uuid4().hex[:12], timeout=0)  # never expires
+            token = self.raw_get(key)
         return str(token or "-")
 
     def bump(self, *scope: Hashable) -> None:
-        self.backend.set("gen:" + ":".join(map(str, scope)), uuid.uuid4().hex[:12], timeout=0)
+        self.raw_set("gen:" + ":".join(map(str, scope)), uuid.uuid4().hex[:12], timeout=0)
+
+    # --- the backend, where Redis being down is a miss, never an error page ---------------
+
+    def _safely(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(*args, **kwargs)
+        except RedisError as exc:
+            self.stats["backend_errors"] += 1
+            log.warning("the read cache cannot reach Redis (%s): asking Airflow directly", exc)
+            return None
+
+    def raw_get(self, key: str) -> Any:
+        return self._safely(self.backend.get, key)
+
+    def raw_set(self, key: str, value: Any, timeout: int) -> None:
+        self._safely(self.backend.set, key, value, timeout=timeout)
 
     def key(self, kind: str, server_id: int, key_parts: Hashable, dag_id: str | None = None) -> str:
         gens = [self.generation(server_id, SERVER_EPOCH)]
@@ -127,7 +146,7 @@ class ReadCache:
 
     def peek(self, key: str) -> tuple[str, Any] | None:
         """The cached entry of ``key`` (``("ok", value)`` or ``("failed", Failed)``), if any."""
-        entry = self.backend.get(key)
+        entry = self.raw_get(key)
         if entry is not None:
             self.stats["hits"] += 1
         return entry  # type: ignore[no-any-return]
@@ -170,12 +189,16 @@ class ReadCache:
         if self.redis is None:
             return self._load(key, kind, loader)
         lock, token = f"{self.prefix}lock:{key}", uuid.uuid4().hex
-        if self.redis.set(lock, token, nx=True, px=max(1, int(self.lock_seconds * 1000))):
+        try:
+            locked = self.redis.set(lock, token, nx=True, px=max(1, int(self.lock_seconds * 1000)))
+        except RedisError:
+            return self._load(key, kind, loader)  # no shared cache to wait on
+        if locked:
             try:
                 return self.peek(key) or self._load(key, kind, loader)
             finally:
-                if self.redis.get(lock) == token.encode():
-                    self.redis.delete(lock)
+                if self._safely(self.redis.get, lock) == token.encode():
+                    self._safely(self.redis.delete, lock)
         self.stats["waited"] += 1
         deadline = time.monotonic() + self.wait_seconds
         while time.monotonic() < deadline:
@@ -207,7 +230,7 @@ class ReadCache:
             seconds = min(UNSETTLED_SECONDS, seconds)
         if seconds > 0:
             # A float timeout would round to "never expires" in some backends.
-            self.backend.set(key, entry, timeout=max(1, round(seconds)))
+            self.raw_set(key, entry, timeout=max(1, round(seconds)))
 
 
 @dataclass(frozen=True)

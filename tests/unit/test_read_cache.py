@@ -196,3 +196,18 @@ def test_redis_url_points_the_cache_at_redis_and_the_old_name_still_works() -> N
     assert (old.config["CACHE_TYPE"], old.config["CACHE_REDIS_URL"]) == ("RedisCache", "redis://127.0.0.1:6379/4")
     local = create_app(base_config("sqlite://", CACHE_TYPE="SimpleCache"))
     assert local.extensions["read_cache"].redis is None
+
+
+def test_a_redis_that_is_down_makes_reads_uncached_not_errors(app_factory: Callable[..., Flask], caplog) -> None:
+    app = app_factory(CACHE_TYPE="SimpleCache", REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    answers = iter(["first", "second"])
+    with app.app_context():
+        assert cached("dag_list", 1, "q", lambda: next(answers)) == "first"
+        invalidate(1, "d")
+        assert cached("dag_list", 1, "q", lambda: next(answers)) == "second"
+    assert read_cache_of(app).stats["backend_errors"] > 0
+    assert "cannot reach Redis" in caplog.text
+
+
+def read_cache_of(app: Flask) -> ReadCache:
+    return app.extensions["read_cache"]  # type: ignore[no-any-return]
