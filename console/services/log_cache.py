@@ -174,12 +174,42 @@ class ReadLimiter:
             mine.release()
 
 
+class KeyedLocks:
+    """One lock per key, alive while anybody holds or waits for it: concurrent reads of one log
+    wait for the first, which then leaves the log in the cache for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[Hashable, tuple[threading.Lock, list[int]]] = {}
+
+    def users(self, key: Hashable) -> int:
+        """How many hold or wait for ``key``'s lock."""
+        with self._lock:
+            entry = self._locks.get(key)
+            return entry[1][0] if entry else 0
+
+    @contextmanager
+    def hold(self, key: Hashable) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[key]
+
+
 @dataclass
 class LogMemory:
     """The per-process objects :mod:`console.services.logs` uses."""
 
     cache: LogCache
     reads: ReadLimiter
+    flights: KeyedLocks = field(default_factory=KeyedLocks)
 
 
 def init_app(app: Flask) -> None:

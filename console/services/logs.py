@@ -267,13 +267,23 @@ def _finished(ti: TaskInstance, try_number: int) -> bool:
     return try_number < ti.try_number or (ti.state or "") in TaskInstanceState.FINAL
 
 
+def _cached_log(ref: TaskLogRef) -> ParsedLog | None:
+    return log_memory().cache.get(ref.cache_key) or shared_get(ref.cache_key)
+
+
 def read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None = None) -> ParsedLog:
     """The try's records, from the cache when the try is finished; otherwise read within a read
-    slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none)."""
-    memory = log_memory()
-    cached: ParsedLog | None = memory.cache.get(ref.cache_key) or shared_get(ref.cache_key)
+    slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none).  Concurrent
+    reads of one try wait for the first, so a finished log is streamed from Airflow once."""
+    cached = _cached_log(ref)
     if cached is not None:
         return cached
+    with log_memory().flights.hold(ref.cache_key):
+        return _cached_log(ref) or _stream_records(server, ref, reader, ti)
+
+
+def _stream_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None) -> ParsedLog:
+    memory = log_memory()
     config = current_app.config
     with memory.reads.slot(reader, ref.server_id):
         ti = ti or find_task_instance(server, ref)
