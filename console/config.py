@@ -260,10 +260,11 @@ def validate_cache(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"CACHE_SECONDS[{kind!r}] is not a kind of read; the kinds are {known}.")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
             raise ConfigError(f"CACHE_SECONDS[{kind!r}] must be whole seconds, 0 or more (got {seconds!r}).")
-    for key in ("CACHE_FAILURE_SECONDS", "CACHE_LOCK_SECONDS", "CACHE_WAIT_SECONDS"):
+    for key, least in (("CACHE_FAILURE_SECONDS", 1), ("CACHE_LOCK_SECONDS", 0), ("CACHE_WAIT_SECONDS", 0)):
         value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"{key} must be a number of seconds, 0 or more (got {value!r}).")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < least:
+            # A failure is kept at least a second: the requests waiting for the failed call read it.
+            raise ConfigError(f"{key} must be a number of seconds, {least} or more (got {value!r}).")
     url = config.get("CACHE_REDIS_URL")
     if url and not str(url).startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("CONSOLE_REDIS_URL (or CACHE_REDIS_URL) must be a redis://, rediss:// or unix:// URL.")

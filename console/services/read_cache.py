@@ -186,8 +186,8 @@ class ReadCache:
                 self._flights.pop(key, None)
 
     def _across_processes(self, key: str, kind: str, loader: _Load) -> tuple[str, Any]:
-        if self.redis is None:
-            return self._load(key, kind, loader)
+        if self.redis is None or lifetime(kind, self.app) == 0:
+            return self._load(key, kind, loader)  # nothing shared to wait for
         lock, token = f"{self.prefix}lock:{key}", uuid.uuid4().hex
         try:
             locked = self.redis.set(lock, token, nx=True, px=max(1, int(self.lock_seconds * 1000)))

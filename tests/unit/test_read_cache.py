@@ -173,7 +173,7 @@ def test_a_zero_lifetime_caches_nothing(app_factory: Callable[..., Flask]) -> No
         ({"CACHE_SECONDS": {"log": "long"}}, "CACHE_SECONDS['log']"),
         ({"CACHE_SECONDS": {"dag_lists": 10}}, "CACHE_SECONDS['dag_lists']"),
         ({"CACHE_SECONDS": {"runs": True}}, "CACHE_SECONDS['runs']"),
-        ({"CACHE_FAILURE_SECONDS": -2}, "CACHE_FAILURE_SECONDS"),
+        ({"CACHE_FAILURE_SECONDS": 0}, "CACHE_FAILURE_SECONDS must be a number of seconds, 1 or more"),
         ({"CACHE_WAIT_SECONDS": "soon"}, "CACHE_WAIT_SECONDS"),
         ({"DAGS_LIST_CACHE_SECONDS": 10}, "DAGS_LIST_CACHE_SECONDS was replaced by CACHE_SECONDS"),
         ({"CACHE_TYPE": "SimpleCache", "REDIS_URL": "http://cache:6379"}, "CONSOLE_REDIS_URL"),
