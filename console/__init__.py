@@ -32,6 +32,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
     csrf.init_app(app)
     cache.init_app(app)
+    from console.services.read_cache import init_app as init_read_cache
+
+    init_read_cache(app)
     from console.airflow.registry import init_app as init_airflow
 
     init_airflow(app)

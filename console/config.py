@@ -83,6 +83,21 @@ class DefaultConfig:
 
     CACHE_TYPE = "SimpleCache"
     CACHE_DEFAULT_TIMEOUT = 30
+    # Redis shared by every process (cache, locks); CACHE_REDIS_URL alone points only the cache at it.
+    REDIS_URL: str | None = None
+    # Reads from Airflow (console/services/read_cache.py): how long each kind of answer is kept,
+    # in seconds (0: not cached). One table; ``read_cache.lifetime(kind)`` is the only reader.
+    CACHE_SECONDS: dict[str, int] = {
+        "dag_list": 10,  # a server's window for one DAG-list query, the home page's counts
+        "dag_status": 30,  # whether a server answers, for the banners of single-server screens
+        "dag_detail": 30,  # one DAG's details (a console write to the DAG drops them)
+        "runs": 10,  # one DAG's runs and a run's task instances
+        "log": 120,  # a finished try's parsed log
+        "health": 15,  # a server's version and component health
+    }
+    CACHE_FAILURE_SECONDS = 3  # a server's failure is kept this long, so a down server recovers fast
+    CACHE_LOCK_SECONDS = 10.0  # lease of the cross-process lock of one cache miss (Redis only)
+    CACHE_WAIT_SECONDS = 10.0  # how long a request waits for another's call of the same key
 
     # Airflow: the local sandbox runner and how the console calls servers.
     AIRFLOW_SANDBOX_ROOT: str | None = None  # default: <project>/.sandbox
@@ -93,11 +108,8 @@ class DefaultConfig:
     AIRFLOW_RETRY_ATTEMPTS = 3  # tries of an idempotent call (GETs, the token) on connection errors and 429/5xx
     AIRFLOW_RETRY_BACKOFF_SECONDS = 0.2  # wait before the first retry, doubling after each
     AIRFLOW_LOG_READ_TIMEOUT = 60.0  # big logs: Airflow sends nothing until it has read the file
-    DAGS_LIST_CACHE_SECONDS = 10
     DAGS_FANOUT_DEADLINE_SECONDS = 20.0
     DAGS_STATUS_DEADLINE_SECONDS = 3.0
-    DAGS_STATUS_CACHE_SECONDS = 30
-    DAGS_LOG_CACHE_SECONDS = 120
     # The home dashboard: how often the open page refreshes itself, how many recent runs per
     # server feed its charts (docs/PERFORMANCE.md), and how long it waits for a server.
     DASHBOARD_REFRESH_SECONDS = 30
@@ -107,6 +119,7 @@ class DefaultConfig:
     # holds at most LOG_MAX_LINES lines / LOG_MAX_BYTES bytes (the download has it all), and
     # uncached reads are limited per user and per server (waiting LOG_READ_WAIT_SECONDS for a slot).
     LOG_CACHE_MAX_BYTES = 64 * 1024 * 1024
+    LOG_SHARED_MAX_BYTES = 4 * 1024 * 1024  # with Redis, logs up to this size are shared by every process
     LOG_MAX_LINES = 100_000
     LOG_MAX_BYTES = 32 * 1024 * 1024
     LOG_READS_PER_USER = 2
@@ -135,7 +148,13 @@ class DefaultConfig:
     CONSOLE_BASE_URL = "http://127.0.0.1:5000"
 
 
-ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI", "CACHE_REDIS_URL": "CACHE_REDIS_URL"}
+ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+#: Settings that were replaced, and by what (set in an old ``instance/config.py``, they would be ignored).
+REPLACED = {
+    "DAGS_LIST_CACHE_SECONDS": 'CACHE_SECONDS["dag_list"]',
+    "DAGS_STATUS_CACHE_SECONDS": 'CACHE_SECONDS["dag_status"]',
+    "DAGS_LOG_CACHE_SECONDS": 'CACHE_SECONDS["log"]',
+}
 
 
 def _coerce(raw: str, default: Any) -> Any:
@@ -179,6 +198,9 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> Non
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
     if not app.config.get("SECURITY_PASSWORD_SALT") and app.config.get("SECRET_KEY"):
         app.config["SECURITY_PASSWORD_SALT"] = app.config["SECRET_KEY"]
+    app.config["CACHE_SECONDS"] = {**DefaultConfig.CACHE_SECONDS, **(app.config.get("CACHE_SECONDS") or {})}
+    if app.config.get("REDIS_URL") and not app.config.get("CACHE_REDIS_URL"):
+        app.config["CACHE_REDIS_URL"] = app.config["REDIS_URL"]
     if app.config.get("CACHE_REDIS_URL") and app.config["CACHE_TYPE"] == "SimpleCache":
         app.config["CACHE_TYPE"] = "RedisCache"
     validate_config(app.config)
@@ -228,5 +250,32 @@ def validate_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("DASHBOARD_DEADLINE_SECONDS must be more than 0.")
     if float(config["AIRFLOW_RETRY_BACKOFF_SECONDS"]) < 0:
         raise ConfigError("AIRFLOW_RETRY_BACKOFF_SECONDS cannot be negative.")
+    validate_cache(config)
+    if int(config["LOG_SHARED_MAX_BYTES"]) < 0:
+        raise ConfigError("LOG_SHARED_MAX_BYTES cannot be negative (0 shares no log).")
     if int(config["LOG_CACHE_MAX_BYTES"]) < 0 or float(config["LOG_READ_WAIT_SECONDS"]) < 0:
         raise ConfigError("LOG_CACHE_MAX_BYTES and LOG_READ_WAIT_SECONDS cannot be negative (0 turns them off).")
+
+
+def validate_cache(config: Mapping[str, Any]) -> None:
+    """The read cache's lifetimes and Redis URL (``ConfigError`` naming the key to fix)."""
+    for old, new in REPLACED.items():
+        if old in config:
+            raise ConfigError(f"{old} was replaced by {new}: move the value there.")
+    lifetimes = config.get("CACHE_SECONDS")
+    if not isinstance(lifetimes, Mapping):
+        raise ConfigError('CACHE_SECONDS must be a mapping of kind to seconds, e.g. {"dag_list": 10}.')
+    for kind, seconds in lifetimes.items():
+        if kind not in DefaultConfig.CACHE_SECONDS:
+            known = ", ".join(DefaultConfig.CACHE_SECONDS)
+            raise ConfigError(f"CACHE_SECONDS[{kind!r}] is not a kind of read; the kinds are {known}.")
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            raise ConfigError(f"CACHE_SECONDS[{kind!r}] must be whole seconds, 0 or more (got {seconds!r}).")
+    for key, least in (("CACHE_FAILURE_SECONDS", 1), ("CACHE_LOCK_SECONDS", 0), ("CACHE_WAIT_SECONDS", 0)):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < least:
+            # A failure is kept at least a second: the requests waiting for the failed call read it.
+            raise ConfigError(f"{key} must be a number of seconds, {least} or more (got {value!r}).")
+    url = config.get("CACHE_REDIS_URL")
+    if url and not str(url).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("CONSOLE_REDIS_URL (or CACHE_REDIS_URL) must be a redis://, rediss:// or unix:// URL.")

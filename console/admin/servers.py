@@ -15,6 +15,7 @@ from console.extensions import db
 from console.models import AirflowServer
 from console.services import servers as server_service
 from console.services.errors import ServiceError
+from console.services.read_cache import forget_server
 
 
 def _secret_state(view: Any, context: Any, model: AirflowServer, name: str) -> str:
@@ -111,6 +112,9 @@ class ServersView(SecureModelView):
             raise ValueError(str(exc)) from None
         if is_created and not model.secret_ciphertext:
             flash("No credential set: the server will answer 401 until you add one.", "warning")
+
+    def after_model_change(self, form: Any, model: AirflowServer, is_created: bool) -> None:
+        forget_server(model.id)  # another URL or credential: nothing cached from before holds
 
     @action("test_connection", "Test connection")
     def action_test_connection(self, ids: list[str]) -> None:

@@ -7,17 +7,22 @@ runs plus a handful of single reads, so the monitor never floods the server
 the triggers are queued for. A finished run records Airflow's state, end
 time and duration; the task run becomes 'success' or 'failed'. A run Airflow
 no longer has is failed with that reason. Failed runs are alerted by
-:func:`console.services.alerts.send_pending_alerts`, which each pass calls.
+:func:`console.services.alerts.send_pending_alerts`, which each pass calls, and the logs of
+their failed tasks are read into the log cache in the background (:class:`LogWarmer`), so that
+the person the alert sends there finds the log open at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from flask import Flask, current_app
 
 from console.airflow.client import AirflowClient, DagRun
 from console.airflow.errors import AirflowError, AirflowNotFound
@@ -25,7 +30,8 @@ from console.extensions import db
 from console.models import AirflowServer, DagRunState, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
-from console.services import alerts
+from console.services import alerts, log_warm
+from console.services.logs import TaskLogRef
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +49,43 @@ def _default_client_for(server: AirflowServer) -> AirflowClient:
     return client_for(server)
 
 
+class LogWarmer:
+    """Reads failed tasks' logs into the log cache on one background thread, so that a monitor
+    pass never waits for a log; a process has one (:func:`log_warmer`)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-warm")
+        self.pending: list[Future[list[TaskLogRef]]] = []
+
+    def submit(self, app: Flask, server_id: int, dag_id: str, run_id: str) -> Future[list[TaskLogRef]]:
+        def warm() -> list[TaskLogRef]:
+            with app.app_context():
+                try:
+                    return log_warm.warm_failed_logs(server_id, dag_id, run_id)
+                except Exception:  # a background nicety: never let it take the thread down
+                    log.exception("could not warm the failed logs of %s %s", dag_id, run_id)
+                    return []
+
+        future = self._pool.submit(warm)
+        self.pending = [f for f in self.pending if not f.done()] + [future]
+        return future
+
+
+_warmer_lock = threading.Lock()
+_warmer: LogWarmer | None = None
+
+
+def log_warmer() -> LogWarmer:
+    global _warmer
+    with _warmer_lock:
+        if _warmer is None:
+            _warmer = LogWarmer()
+        return _warmer
+
+
 def poll_once(*, now: datetime | None = None, client_for: ClientFor | None = None) -> int:
-    """Update every triggered run Airflow has news about; returns how many finished. Commits."""
+    """Update every triggered run Airflow has news about; returns how many finished. Commits.
+    The logs of the failed tasks of runs that failed are warmed in the background."""
     client_for = client_for or _default_client_for
     rows = db.session.execute(
         sa.select(TaskRun, Task.server_id, Task.dag_id)
@@ -65,6 +106,9 @@ def poll_once(*, now: datetime | None = None, client_for: ClientFor | None = Non
         except (AirflowError, SecretUnreadable) as exc:
             log.warning("monitor: cannot read runs of %s on %s: %s", dag_id, server.name, exc)
         db.session.commit()
+        for run in runs:
+            if run.state == FireState.FAILED and run.dag_run_state == DagRunState.FAILED and server.enabled:
+                log_warmer().submit(current_app._get_current_object(), server_id, dag_id, run.dag_run_id)  # type: ignore[attr-defined]
     return finished
 
 

@@ -8,7 +8,8 @@ enabled server.  ``actor`` is the email of the person acting, or a system
 actor (``system:scheduler``, ``system:cli``); it is the actor the audit row
 names. Every attempt that reached Airflow, accepted or refused, is written as
 exactly one row of the audit table ``airflow_action`` (and a ``console.audit``
-log line) by :func:`record_action` and drops the server's cached DAG list.
+log line) by :func:`record_action` and drops the cached reads it changes (the DAG's, and its
+server's lists).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _perform(
     run_id: str | None = None,
     **detail: Any,
 ) -> R:
-    """Run ``call`` against the server, audit the outcome (refusals too) and drop the cached list."""
+    """Run ``call`` against the server, audit the outcome (refusals too) and drop the cached reads
+    of the DAG and its server's lists."""
     try:
         result = call(server.client)
     except AirflowError as exc:
@@ -84,7 +86,7 @@ def _perform(
         )
         raise DagActionError(exc) from None
     finally:
-        invalidate(server.id)
+        invalidate(server.id, dag_id)
     run_id = run_id or getattr(result, "run_id", None)
     record_action(actor, action, server=server.name, dag_id=dag_id, run_id=run_id, outcome="done", **detail)
     return result

@@ -9,15 +9,14 @@ latest runs of the visible rows come from one batch call per server.  What Airfl
 (sorting by paused or owners, the "never ran" filter, sorting by the latest run) is done within
 the fetched window: ``docs/PERFORMANCE.md`` says how that is bounded.
 
-Each server's answer is cached per query for ``DAGS_LIST_CACHE_SECONDS``; a change made through
-the console (:func:`invalidate`) drops every entry of that server.
+Each server's answer goes through the read cache (:mod:`console.services.read_cache`, kind
+``dag_list``); a change made through the console bumps that server's generation, which every
+list key holds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -27,9 +26,9 @@ from flask import current_app
 
 from console.airflow.registry import enabled_servers
 from console.airflow.windows import DagFilter
-from console.extensions import cache
 from console.models.states import DagRunState
 from console.services.dag_query import NEVER_RAN, DagQuery, DagRow, order_rows
+from console.services.read_cache import Failed, ReadCache, read_cache
 from console.services.server_clients import ServerFailure, client_or_failure, fan_out
 
 if TYPE_CHECKING:
@@ -50,17 +49,21 @@ RUN_SORTS = ("state", "last_run")
 RUN_STATES = sorted(s.value for s in DagRunState)
 
 
-def _generation(server_id: int) -> str:
-    return cache.get(f"dags:gen:{server_id}") or "0"
+def status_key(store: ReadCache, server_id: int) -> str:
+    """The key of whether ``server_id`` answers now (``"ok"`` or a :class:`ServerFailure`)."""
+    return store.key("dag_status", server_id, "status")
 
 
-def status_key(server_id: int) -> str:
-    return f"dags:status:{server_id}"
+def as_result(entry: tuple[str, Any]) -> Any:
+    """A cached entry as a fan-out result: the value, or the failure as a :class:`ServerFailure`."""
+    status, value = entry
+    return ServerFailure(value.server, value.reason) if isinstance(value, Failed) and status == "failed" else value
 
 
-def invalidate(server_id: int) -> None:
-    """Forget every cached answer of ``server_id`` (after a change made through the console)."""
-    cache.set(f"dags:gen:{server_id}", uuid.uuid4().hex, timeout=0)
+def remember_status(store: ReadCache, server_id: int, result: Any) -> None:
+    """Note whether the server answered (for other screens' banners)."""
+    status = result if isinstance(result, ServerFailure) else "ok"
+    store.store(status_key(store, server_id), "dag_status", ("ok", status))
 
 
 @dataclass(frozen=True)
@@ -110,31 +113,30 @@ def cached_fan_out(
     name: str,
     make_call: Callable[[int, str, AirflowClient], Callable[[], Any]],
     deadline: float | None = None,
+    kind: str = "dag_list",
 ) -> dict[int, Any]:
-    """Each server's answer to the call ``make_call`` builds, or why it has none: from the cache
-    (key: a digest of ``name``, the server and its generation), else asked in parallel within
-    ``deadline`` seconds (default ``DAGS_FANOUT_DEADLINE_SECONDS``) and cached for
-    ``DAGS_LIST_CACHE_SECONDS``."""
+    """Each server's answer to the call ``make_call`` builds, or why it has none: from the read
+    cache (kind ``kind``, query ``name``), else asked in parallel within ``deadline`` seconds
+    (default ``DAGS_FANOUT_DEADLINE_SECONDS``), one call per key however many requests miss it."""
+    store = read_cache()
     results: dict[int, Any] = {}
     calls: dict[int, tuple[str, Callable[[], Any]]] = {}
-    digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()
-    keys = {server.id: f"dags:{digest}:{server.id}:{_generation(server.id)}" for server in servers}
     for server in servers:
-        cached = cache.get(keys[server.id])
-        if cached is not None:
-            results[server.id] = cached
+        key = store.key(kind, server.id, name)
+        entry = store.peek(key)
+        if entry is not None:
+            results[server.id] = as_result(entry)
             continue
         client = client_or_failure(server)
         if isinstance(client, ServerFailure):
             results[server.id] = client
             continue
-        calls[server.id] = (server.name, make_call(server.id, server.name, client))
+        loader = make_call(server.id, server.name, client)
+        calls[server.id] = (server.name, partial(store.get_or_load, key, kind, loader))
     fetched = fan_out(calls, deadline or float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
-    ttl = int(current_app.config["DAGS_LIST_CACHE_SECONDS"])
     for sid, result in fetched.items():
         results[sid] = result
-        cache.set(keys[sid], result, timeout=ttl)
-        cache.set(status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=ttl)
+        remember_status(store, sid, result)
     return results
 
 

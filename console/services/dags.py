@@ -8,8 +8,10 @@ servers that answered.  The actions that change Airflow live in
 
 The merged list lives in :mod:`console.services.dag_list` (re-exported here): every server is
 asked in parallel (one thread per server, each call bounded by the server's own timeouts and the
-whole fan-out by ``DAGS_FANOUT_DEADLINE_SECONDS``) for one bounded window, cached per server and
-query for ``DAGS_LIST_CACHE_SECONDS``; a pause or trigger drops that server's entries.
+whole fan-out by ``DAGS_FANOUT_DEADLINE_SECONDS``) for one bounded window.  Every read here goes
+through the read cache (:mod:`console.services.read_cache`): lists per server and query, one
+DAG's details and runs per DAG; a write through the console drops exactly the DAG it changed
+and its server's lists.
 """
 
 from __future__ import annotations
@@ -17,25 +19,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.airflow.registry import enabled_servers
-from console.extensions import cache
-from console.models.states import DagRunState
+from console.models.states import DagRunState, TaskInstanceState
 from console.services.dag_list import DagListing as DagListing
-from console.services.dag_list import cached_fan_out, status_key
-from console.services.dag_list import invalidate as invalidate
+from console.services.dag_list import as_result, cached_fan_out, remember_status, status_key
 from console.services.dag_list import list_dags as list_dags
+from console.services.read_cache import cached, read_cache
+from console.services.read_cache import invalidate as invalidate
 from console.services.server_clients import ServerFailure, ServerHandle, client_or_failure, fan_out, resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import Dag, DagDetails, DagRun, TaskInstance
+    from console.airflow.client import AirflowClient, Dag, DagDetails, DagRun, TaskInstance
     from console.models import AirflowServer
 
+T = TypeVar("T")
 RECENT_RUNS = 25
+_FINAL = DagRunState.FINAL | TaskInstanceState.FINAL
 
 
 def server_dags(server: AirflowServer) -> list[Dag] | ServerFailure:
@@ -51,21 +55,25 @@ def server_dag_details(server: AirflowServer, dag_id: str) -> DagDetails | Serve
     if isinstance(client, ServerFailure):
         return client
     deadline = float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"])
-    answers = fan_out({server.id: (server.name, partial(client.get_dag_details, dag_id))}, deadline)
-    return answers[server.id]
+    store = read_cache()
+    key = store.key("dag_detail", server.id, ("details", dag_id), dag_id)
+    call = partial(store.get_or_load, key, "dag_detail", partial(client.get_dag_details, dag_id))
+    return fan_out({server.id: (server.name, call)}, deadline)[server.id]
 
 
 def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFailure]:
     """The enabled servers (but ``exclude_server_id``) that are failing now, for the
     banner on single-server screens.  Uses the cached list when there is one,
-    else one ``version()`` call per server (cached ``DAGS_STATUS_CACHE_SECONDS``)."""
+    else one ``version()`` call per server (read cache kind ``dag_status``)."""
+    store = read_cache()
     out: dict[int, ServerFailure | None] = {}
     calls: dict[int, tuple[str, Callable[[], object]]] = {}
     servers = [s for s in enabled_servers() if s.id != exclude_server_id]
     for server in servers:
-        known = cache.get(status_key(server.id))
+        known = store.peek(status_key(store, server.id))
         if known is not None:
-            out[server.id] = known if isinstance(known, ServerFailure) else None
+            result = as_result(known)
+            out[server.id] = result if isinstance(result, ServerFailure) else None
             continue
         client = client_or_failure(server)
         if isinstance(client, ServerFailure):
@@ -73,10 +81,9 @@ def other_server_failures(exclude_server_id: int | None = None) -> list[ServerFa
             continue
         calls[server.id] = (server.name, client.version)
     deadline = float(current_app.config["DAGS_STATUS_DEADLINE_SECONDS"])
-    ttl = int(current_app.config["DAGS_STATUS_CACHE_SECONDS"])
     for sid, result in fan_out(calls, deadline).items():
         out[sid] = result if isinstance(result, ServerFailure) else None
-        cache.set(status_key(sid), result if isinstance(result, ServerFailure) else "ok", timeout=ttl)
+        remember_status(store, sid, result)
     return [failure for s in servers if (failure := out.get(s.id)) is not None]
 
 
@@ -112,20 +119,41 @@ class RunPage:
         return self.run is not None and self.run.state in DagRunState.FINAL
 
 
+def _finished(answer: object) -> bool:
+    """Whether a run, or every run or task instance of a list, has finished (and so changes no
+    more by itself: only a write, which drops it from the cache)."""
+    items = answer if isinstance(answer, list) else [answer]
+    return all(getattr(item, "state", None) in _FINAL for item in items)
+
+
+def _read(server_id: int, dag_id: str, query: tuple[object, ...], loader: Callable[[], T]) -> T:
+    """One read of ``dag_id``'s runs through the cache (dropped by a write to the DAG; kept only
+    briefly while something in it is still running)."""
+    return cached("runs", server_id, (dag_id, *query), loader, dag_id=dag_id, settled=_finished)
+
+
+def _details(server_id: int, client: AirflowClient, dag_id: str) -> DagDetails:
+    return cached("dag_detail", server_id, ("details", dag_id), partial(client.get_dag_details, dag_id), dag_id=dag_id)
+
+
+def _task_instances(server_id: int, client: AirflowClient, dag_id: str, run_id: str) -> list[TaskInstance]:
+    return _read(server_id, dag_id, ("tasks", run_id), partial(client.list_task_instances, dag_id, run_id))
+
+
 def load_dag(server_id: int, dag_id: str, run_id: str | None = None, runs: int = RECENT_RUNS) -> DagPage:
     """A DAG's details, its recent runs, and the task instances of run ``run_id`` (default: the
     newest); ``not_found`` if Airflow has no such DAG (an unknown ``run_id`` selects nothing)."""
     page = DagPage(resolve_server(server_id), dag_id)
     try:
         client = page.server.client
-        page.dag = client.get_dag_details(dag_id)
-        page.runs = client.list_dag_runs(dag_id, limit=runs)
+        page.dag = _details(server_id, client, dag_id)
+        page.runs = _read(server_id, dag_id, ("runs", runs), partial(client.list_dag_runs, dag_id, limit=runs))
         page.selected = next((r for r in page.runs if r.run_id == run_id), None) if run_id else None
         if run_id and page.selected is None:
-            page.selected = client.get_dag_run(dag_id, run_id)
+            page.selected = _read(server_id, dag_id, ("run", run_id), partial(client.get_dag_run, dag_id, run_id))
         page.selected = page.selected or (page.runs[0] if page.runs else None)
         if page.selected is not None:
-            page.tasks = client.list_task_instances(dag_id, page.selected.run_id)
+            page.tasks = _task_instances(server_id, client, dag_id, page.selected.run_id)
     except AirflowNotFound:
         page.not_found = page.dag is None
     except AirflowError as exc:
@@ -138,9 +166,9 @@ def load_run(server_id: int, dag_id: str, run_id: str) -> RunPage:
     page = RunPage(resolve_server(server_id), dag_id, run_id)
     try:
         client = page.server.client
-        page.dag = client.get_dag(dag_id)
-        page.run = client.get_dag_run(dag_id, run_id)
-        page.tasks = client.list_task_instances(dag_id, run_id)
+        page.dag = cached("dag_detail", server_id, ("dag", dag_id), partial(client.get_dag, dag_id), dag_id=dag_id)
+        page.run = _read(server_id, dag_id, ("run", run_id), partial(client.get_dag_run, dag_id, run_id))
+        page.tasks = _task_instances(server_id, client, dag_id, run_id)
     except AirflowNotFound:
         page.not_found = page.run is None
     except AirflowError as exc:
@@ -153,7 +181,7 @@ def load_dag_details(server_id: int, dag_id: str) -> tuple[ServerHandle, DagDeta
     no failure when the DAG does not exist)."""
     server = resolve_server(server_id)
     try:
-        return server, server.client.get_dag_details(dag_id), None
+        return server, _details(server_id, server.client, dag_id), None
     except AirflowNotFound:
         return server, None, None
     except AirflowError as exc:

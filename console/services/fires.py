@@ -34,6 +34,7 @@ from console.models import AirflowServer, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
 from console.services.audit import SCHEDULER_ACTOR, record_airflow_action
+from console.services.read_cache import invalidate
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class Attempt:
     retry_backoff_seconds: int
     server_name: str
     server_enabled: bool
+    server_id: int
 
 
 _ATTEMPT_COLUMNS = (
@@ -163,6 +165,7 @@ _ATTEMPT_COLUMNS = (
     Task.retry_backoff_seconds,
     AirflowServer.name,
     AirflowServer.enabled,
+    AirflowServer.id,
 )
 
 
@@ -337,6 +340,8 @@ def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool, *, 
         error=values["error"],
     )
     db.session.commit()
+    if values["state"] == FireState.TRIGGERED:
+        invalidate(claimed.server_id, claimed.dag_id)  # the DAG has a new run
     level = logging.INFO if values["state"] == FireState.TRIGGERED else logging.WARNING
     log.log(
         level,

@@ -8,7 +8,10 @@ cache evicts the least recently used logs once the estimates add up to its budge
 a log larger than the whole budget is never cached.
 
 Both objects live in ``app.extensions["logs"]`` (one per process): every worker of a
-multi-process server has its own budget and its own read limits.
+multi-process server has its own budget and its own read limits.  With Redis
+(``CONSOLE_REDIS_URL``) a parsed log of at most ``LOG_SHARED_MAX_BYTES`` is also kept in the
+shared read cache, so that a log the scheduler's run monitor warmed opens at once in every web
+worker (:func:`shared_get`, :func:`shared_put`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
+
+from console.services.read_cache import lifetime, read_cache
 
 #: A :class:`~console.services.logs.LogRecord` as a plain tuple ``(n, time, level, text, group)``:
 #: how records are held (a plain tuple is smaller and faster to build than a named one).
@@ -169,18 +174,48 @@ class ReadLimiter:
             mine.release()
 
 
+class KeyedLocks:
+    """One lock per key, alive while anybody holds or waits for it: concurrent reads of one log
+    wait for the first, which then leaves the log in the cache for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[Hashable, tuple[threading.Lock, list[int]]] = {}
+
+    def users(self, key: Hashable) -> int:
+        """How many hold or wait for ``key``'s lock."""
+        with self._lock:
+            entry = self._locks.get(key)
+            return entry[1][0] if entry else 0
+
+    @contextmanager
+    def hold(self, key: Hashable) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._locks.setdefault(key, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[key]
+
+
 @dataclass
 class LogMemory:
     """The per-process objects :mod:`console.services.logs` uses."""
 
     cache: LogCache
     reads: ReadLimiter
+    flights: KeyedLocks = field(default_factory=KeyedLocks)
 
 
 def init_app(app: Flask) -> None:
     config = app.config
     app.extensions["logs"] = LogMemory(
-        cache=LogCache(int(config["LOG_CACHE_MAX_BYTES"]), float(config["DAGS_LOG_CACHE_SECONDS"])),
+        cache=LogCache(int(config["LOG_CACHE_MAX_BYTES"]), float(lifetime("log", app))),
         reads=ReadLimiter(
             per_user=int(config["LOG_READS_PER_USER"]),
             per_server=int(config["LOG_READS_PER_SERVER"]),
@@ -191,3 +226,22 @@ def init_app(app: Flask) -> None:
 
 def log_memory() -> LogMemory:
     return current_app.extensions["logs"]  # type: ignore[no-any-return]
+
+
+def shared_get(key: str) -> ParsedLog | None:
+    """A log another process kept in the shared cache (copied into this process's cache)."""
+    store = read_cache()
+    if store.redis is None:
+        return None
+    parsed: ParsedLog | None = store.raw_get(f"log:{key}")
+    if parsed is not None:
+        log_memory().cache.put(key, parsed, parsed.size)
+    return parsed
+
+
+def shared_put(key: str, parsed: ParsedLog) -> None:
+    """Share a finished log with the other processes, if it is small enough and Redis is set."""
+    store = read_cache()
+    seconds = lifetime("log")
+    if store.redis is not None and seconds > 0 and parsed.size <= int(current_app.config["LOG_SHARED_MAX_BYTES"]):
+        store.raw_set(f"log:{key}", parsed, timeout=seconds)

@@ -11,7 +11,7 @@ dropped.
 Paging decision (measured on the sandbox with the 50,000-line log: streaming
 takes ~3 s whatever the page, because Airflow reads the whole file before the
 first byte): the records of a *finished* try are cached in this process for
-``DAGS_LOG_CACHE_SECONDS`` under one key per (server, dag, run, task, map index,
+``CACHE_SECONDS["log"]`` under one key per (server, dag, run, task, map index,
 try), so the first page pays one stream and every other page, filter or search
 costs milliseconds.  A try that may still grow (its task is running) is
 re-streamed on every request, so follow mode always sees the newest lines.
@@ -34,7 +34,15 @@ from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.models.states import TaskInstanceState
-from console.services.log_cache import ParsedLog, RecordTuple, TooManyLogReads, log_memory, read_capped
+from console.services.log_cache import (
+    ParsedLog,
+    RecordTuple,
+    TooManyLogReads,
+    log_memory,
+    read_capped,
+    shared_get,
+    shared_put,
+)
 from console.services.server_clients import ServerFailure, ServerHandle, resolve_server
 
 if TYPE_CHECKING:
@@ -259,16 +267,26 @@ def _finished(ti: TaskInstance, try_number: int) -> bool:
     return try_number < ti.try_number or (ti.state or "") in TaskInstanceState.FINAL
 
 
-def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> ParsedLog:
+def _cached_log(ref: TaskLogRef) -> ParsedLog | None:
+    return log_memory().cache.get(ref.cache_key) or shared_get(ref.cache_key)
+
+
+def read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None = None) -> ParsedLog:
     """The try's records, from the cache when the try is finished; otherwise read within a read
-    slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none)."""
-    memory = log_memory()
-    cached: ParsedLog | None = memory.cache.get(ref.cache_key)
+    slot of ``reader`` and the server (:class:`TooManyLogReads` when there is none).  Concurrent
+    reads of one try wait for the first, so a finished log is streamed from Airflow once."""
+    cached = _cached_log(ref)
     if cached is not None:
         return cached
+    with log_memory().flights.hold(ref.cache_key):
+        return _cached_log(ref) or _stream_records(server, ref, reader, ti)
+
+
+def _stream_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None) -> ParsedLog:
+    memory = log_memory()
     config = current_app.config
     with memory.reads.slot(reader, ref.server_id):
-        ti = find_task_instance(server, ref)
+        ti = ti or find_task_instance(server, ref)
         finished = _finished(ti, ref.try_number)
         try:
             with server.client.iter_log_lines(
@@ -287,8 +305,8 @@ def _read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable) -> Pa
                 raise
             records, size, truncated = [], 0, False  # not started yet: no log file so far
     parsed = ParsedLog(records, ti.state, finished, truncated, size)
-    if finished:
-        memory.cache.put(ref.cache_key, parsed, size)
+    if finished and memory.cache.put(ref.cache_key, parsed, size):
+        shared_put(ref.cache_key, parsed)
     return parsed
 
 
@@ -307,7 +325,7 @@ def read_log_slice(
     server = resolve_server(ref.server_id)
     out = LogSlice(ref)
     try:
-        parsed = _read_records(server, ref, reader)
+        parsed = read_records(server, ref, reader)
     except TooManyLogReads as exc:
         out.busy = str(exc)
         return out

@@ -128,7 +128,7 @@ def test_fake_airflow_hanging_server_is_cut_off_by_the_fan_out_deadline(app_fact
 def test_fake_airflow_failures_are_cached_briefly_with_the_list(app_factory, fakes) -> None:
     from tests.conftest import Auth
 
-    app = app_factory(CACHE_TYPE="SimpleCache", DAGS_LIST_CACHE_SECONDS=60)
+    app = app_factory(CACHE_TYPE="SimpleCache", CACHE_SECONDS={"dag_list": 60})
     fake = fakes("error")
     register(app, "broken", fake.url)
     client = app.test_client()

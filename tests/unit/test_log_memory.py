@@ -24,6 +24,7 @@ from console.extensions import db
 from console.services import logs
 from console.services.log_cache import LogCache, ReadLimiter, TooManyLogReads, log_memory, read_capped, record_size
 from console.services.server_clients import ServerHandle
+from tests.conftest import wait_until
 from tests.fakes import FakeAirflow, Reply
 
 T = datetime(2026, 11, 25, 17, 56, 7, 198600, tzinfo=UTC)
@@ -199,6 +200,30 @@ def test_concurrent_uncached_reads_are_limited_per_user_and_per_server(app, monk
     assert [results[n].records[0].text for n in ("ann-1", "ann-2", "bob-1")] == ["done"] * 3
     assert client.streams == 3  # the refused reads never reached Airflow
     assert read("ann-4", 1, "ann-4").busy is None  # every slot was given back
+
+
+def test_concurrent_reads_of_one_finished_log_stream_it_from_airflow_once(app, monkeypatch) -> None:
+    client = BlockingClient()
+    monkeypatch.setattr(logs, "resolve_server", lambda sid: ServerHandle(sid, "fake", client))  # type: ignore[arg-type]
+    ref = logs.TaskLogRef(1, "d", "same-run", "t", 1)
+    texts: list[str] = []
+
+    def read(reader: int) -> None:
+        with app.app_context():
+            texts.append(logs.read_log_slice(ref, reader=reader).records[0].text)
+
+    threads = [threading.Thread(target=read, args=(reader,)) for reader in (1, 2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    assert client.entered.acquire(timeout=HANG_GUARD)  # the first read streams
+    with app.app_context():
+        flights = log_memory().flights
+    wait_until(lambda: flights.users(ref.cache_key) == 4, HANG_GUARD, "the other reads to wait for the first")
+    client.gate.set()
+    for thread in threads:
+        thread.join(HANG_GUARD)
+    assert texts == ["done"] * 4
+    assert client.streams == 1
 
 
 def user_id(app: Flask, email: str) -> int:

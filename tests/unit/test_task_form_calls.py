@@ -71,7 +71,7 @@ class CountingClient:
 def test_dag_choices_come_from_the_cached_dag_list(
     app_factory: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = app_factory(CACHE_TYPE="SimpleCache", DAGS_LIST_CACHE_SECONDS=60)
+    app = app_factory(CACHE_TYPE="SimpleCache", CACHE_SECONDS={"dag_list": 60})
     sid = server_id(app)
     client = CountingClient()
     monkeypatch.setattr(dag_list, "client_or_failure", lambda server: client)

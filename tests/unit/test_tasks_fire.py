@@ -179,3 +179,18 @@ def test_run_now_records_a_manual_run_and_triggers_it(app: Flask, monkeypatch: p
         assert (run.kind, run.state) == ("manual", "triggered")
         assert run.dag_run_id.startswith(fires.run_id_prefix(task_id, run.task.created_at) + "manual__")
     assert client.calls[0]["run_id"] == run.dag_run_id
+
+
+def test_a_triggered_fire_drops_the_cached_reads_of_its_dag_only(app_factory) -> None:
+    from console.services.read_cache import read_cache
+
+    cached_app = app_factory(CACHE_TYPE="SimpleCache")
+    task_id = make_task(cached_app)
+    with cached_app.app_context():
+        server_id = db.session.get(Task, task_id).server_id  # type: ignore[union-attr]
+        store = read_cache()
+        before = {dag: store.key("runs", server_id, "recent", dag) for dag in ("example_quick", "example_fails")}
+        attempt(record(task_id), FakeClient(None))
+        after = {dag: store.key("runs", server_id, "recent", dag) for dag in ("example_quick", "example_fails")}
+    assert after["example_quick"] != before["example_quick"]  # the fired DAG has a new run
+    assert after["example_fails"] == before["example_fails"]
