@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.services.dag_grid import MAX_TASK_INSTANCES
-from console.services.dag_structure import groups_of, parent_group, state_counts, summary_state
+from console.services.dag_structure import groups_of, label_of, parent_group, state_counts, summary_state
 from console.services.server_clients import ServerFailure, resolve_server
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def build_graph(tasks: list[DagTask], instances: list[TaskInstance]) -> dict[str
         nodes.append(
             {
                 "id": task.task_id,
-                "label": task.task_display_name or task.task_id.rsplit(".", 1)[-1],
+                "label": label_of(task),
                 "group": parent_group(task.task_id),
                 "state": summary_state(ti.state for ti in mine) if mine else None,
                 "mapped": task.is_mapped,

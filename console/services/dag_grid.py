@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from console.airflow.errors import AirflowError, AirflowNotFound
-from console.services.dag_structure import state_counts, summary_state, tree_rows
+from console.services.dag_structure import label_of, state_counts, summary_state, tree_rows
 from console.services.server_clients import ServerFailure, resolve_server
 
 if TYPE_CHECKING:
@@ -124,9 +124,7 @@ def build_grid(tasks: list[DagTask], runs: list[DagRun], instances: list[TaskIns
             else:
                 cells.append(_cell(run.run_id, by_task_run.get((node.node_id, run.run_id), []), node.node_id))
         task = tasks_by_id.get(node.node_id)
-        label = node.node_id.rsplit(".", 1)[-1]
-        if task is not None and task.task_display_name and task.task_display_name != node.node_id:
-            label = task.task_display_name
+        label = label_of(task) if task is not None else node.node_id.rsplit(".", 1)[-1]
         rows.append(
             GridRow(node.node_id, label, node.depth, node.is_group, node.group, bool(task and task.is_mapped), cells)
         )
@@ -142,8 +140,8 @@ def load_grid(server_id: int, dag_id: str, requested: int) -> GridPage:
         page.dag = client.get_dag_details(dag_id)
         tasks = client.dag_tasks(dag_id)
         wanted = runs_for(requested, len(tasks))
-        page.runs_limited = wanted < requested
         newest = client.list_dag_runs(dag_id, limit=wanted)
+        page.runs_limited = wanted < requested and len(newest) == wanted
         page.runs = list(reversed(newest))
         instances, page.truncated = client.task_instances_of_runs(
             dag_id, [r.run_id for r in newest], max_items=MAX_TASK_INSTANCES

@@ -26,6 +26,13 @@ def parent_group(node_id: str) -> str | None:
     return node_id.rsplit(".", 1)[0] if "." in node_id else None
 
 
+def label_of(task: DagTask) -> str:
+    """A task's own display name, or its id without its groups' (the group row or box says those)."""
+    if task.task_display_name and task.task_display_name != task.task_id:
+        return task.task_display_name
+    return task.task_id.rsplit(".", 1)[-1]
+
+
 def groups_of(task_ids: Iterable[str]) -> list[str]:
     """Every group the tasks are in, nested ones included, parents before children."""
     found: set[str] = set()

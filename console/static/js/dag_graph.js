@@ -15,10 +15,10 @@
   var CHAR = 7.3, PAD = 22, HEIGHT = 38;
 
   var g = new window.dagre.graphlib.Graph({ compound: true, multigraph: false });
-  g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 46, edgesep: 8, marginx: 16, marginy: 16 });
+  g.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 46, edgesep: 8, marginx: 16, marginy: 24 });
   g.setDefaultEdgeLabel(function () { return {}; });
   data.groups.forEach(function (group) {
-    g.setNode("group:" + group.id, { label: group.label, clusterLabelPos: "top", paddingTop: 22, paddingLeft: 10, paddingRight: 10, paddingBottom: 10 });
+    g.setNode("group:" + group.id, { label: group.label, clusterLabelPos: "top", paddingTop: 10, paddingLeft: 10, paddingRight: 10, paddingBottom: 10 });
   });
   data.groups.forEach(function (group) {
     if (group.parent) { g.setParent("group:" + group.id, "group:" + group.parent); }
@@ -51,7 +51,7 @@
     var n = g.node("group:" + group.id);
     var gg = el("g", { "class": "graph-group", "data-testid": "graph-group", "data-group-id": group.id }, svg);
     el("rect", { x: n.x - n.width / 2, y: n.y - n.height / 2, width: n.width, height: n.height, rx: 6 }, gg);
-    el("text", { x: n.x - n.width / 2 + 8, y: n.y - n.height / 2 + 15 }, gg).textContent = group.label;
+    el("text", { x: n.x - n.width / 2 + 6, y: n.y - n.height / 2 - 4 }, gg).textContent = group.label;
   });
 
   g.edges().forEach(function (e) {
