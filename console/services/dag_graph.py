@@ -14,30 +14,25 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from console.airflow.errors import AirflowError, AirflowNotFound
+from console.airflow.errors import AirflowNotFound
 from console.services.dag_grid import MAX_TASK_INSTANCES
 from console.services.dag_structure import groups_of, label_of, parent_group, state_counts, summary_state
-from console.services.server_clients import ServerFailure, resolve_server
+from console.services.dag_tabs import TabPage, read_into
+from console.services.server_clients import resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import DagDetails, DagRun, DagTask, TaskInstance
-    from console.services.server_clients import ServerHandle
+    from console.airflow.client import AirflowClient, DagRun, DagTask, TaskInstance
 
 #: How many recent runs the run selector offers.
 RECENT_RUNS = 25
 
 
 @dataclass
-class GraphPage:
-    server: ServerHandle
-    dag_id: str
-    dag: DagDetails | None = None
+class GraphPage(TabPage):
     runs: list[DagRun] = field(default_factory=list)
     selected: DagRun | None = None
     #: JSON-ready: ``{"nodes": [...], "edges": [[from, to], ...], "groups": [...]}``.
     graph: dict[str, Any] = field(default_factory=dict)
-    failure: ServerFailure | None = None
-    not_found: bool = False
     #: The run asked for does not exist (the newest is shown instead).
     unknown_run: str | None = None
 
@@ -72,8 +67,8 @@ def build_graph(tasks: list[DagTask], instances: list[TaskInstance]) -> dict[str
 def load_graph(server_id: int, dag_id: str, run_id: str | None) -> GraphPage:
     """The graph of ``dag_id`` coloured by run ``run_id`` (default: the newest)."""
     page = GraphPage(resolve_server(server_id), dag_id)
-    try:
-        client = page.server.client
+
+    def read(client: AirflowClient) -> None:
         page.dag = client.get_dag_details(dag_id)
         tasks = client.dag_tasks(dag_id)
         page.runs = client.list_dag_runs(dag_id, limit=RECENT_RUNS)
@@ -88,8 +83,5 @@ def load_graph(server_id: int, dag_id: str, run_id: str | None) -> GraphPage:
         if page.selected is not None:
             instances, _ = client.task_instances_of_runs(dag_id, [page.selected.run_id], max_items=MAX_TASK_INSTANCES)
         page.graph = build_graph(tasks, instances)
-    except AirflowNotFound:
-        page.not_found = page.dag is None
-    except AirflowError as exc:
-        page.failure = ServerFailure.from_error(exc)
-    return page
+
+    return read_into(page, read)

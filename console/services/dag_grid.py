@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from console.airflow.errors import AirflowError, AirflowNotFound
 from console.services.dag_structure import label_of, state_counts, summary_state, tree_rows
-from console.services.server_clients import ServerFailure, resolve_server
+from console.services.dag_tabs import TabPage, read_into
+from console.services.server_clients import resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import DagDetails, DagRun, DagTask, TaskInstance
-    from console.services.server_clients import ServerHandle
+    from console.airflow.client import AirflowClient, DagRun, DagTask, TaskInstance
 
 #: How many runs the grid can show (``?runs=``); the first is the default.
 RUN_CHOICES = (25, 50, 100)
@@ -62,10 +61,7 @@ class GridRow:
 
 
 @dataclass
-class GridPage:
-    server: ServerHandle
-    dag_id: str
-    dag: DagDetails | None = None
+class GridPage(TabPage):
     #: Oldest first: the newest run is the rightmost column, as in Airflow's grid.
     runs: list[DagRun] = field(default_factory=list)
     rows: list[GridRow] = field(default_factory=list)
@@ -74,8 +70,6 @@ class GridPage:
     runs_limited: bool = False
     #: Some task instances were left unread (mapped tasks beyond the bound).
     truncated: bool = False
-    failure: ServerFailure | None = None
-    not_found: bool = False
 
 
 def runs_for(requested: int, task_count: int) -> int:
@@ -135,8 +129,8 @@ def load_grid(server_id: int, dag_id: str, requested: int) -> GridPage:
     """The grid of ``dag_id``'s newest ``requested`` runs (one of :data:`RUN_CHOICES`);
     ``not_found`` when Airflow has no such DAG, ``failure`` when it cannot answer."""
     page = GridPage(resolve_server(server_id), dag_id, requested=requested)
-    try:
-        client = page.server.client
+
+    def read(client: AirflowClient) -> None:
         page.dag = client.get_dag_details(dag_id)
         tasks = client.dag_tasks(dag_id)
         wanted = runs_for(requested, len(tasks))
@@ -147,8 +141,5 @@ def load_grid(server_id: int, dag_id: str, requested: int) -> GridPage:
             dag_id, [r.run_id for r in newest], max_items=MAX_TASK_INSTANCES
         )
         page.rows = build_grid(tasks, page.runs, instances)
-    except AirflowNotFound:
-        page.not_found = page.dag is None
-    except AirflowError as exc:
-        page.failure = ServerFailure.from_error(exc)
-    return page
+
+    return read_into(page, read)

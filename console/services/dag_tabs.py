@@ -1,4 +1,5 @@
-"""The code and runs tabs of a DAG, and the query of the runs tab.
+"""What every tab of a DAG shares (:class:`TabPage`, :func:`read_into`), the code and runs tabs,
+and the query of the runs tab.
 
 Code: the DAG's details (file path, last parse) and its source as Airflow stores it (2 calls).
 Runs: the DAG's details and one filtered page of its runs (2 calls); a filter that does not
@@ -7,10 +8,10 @@ parse is refused before Airflow is asked, with a message naming it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from console.airflow.dag_views import RunFilter
 from console.airflow.errors import AirflowError, AirflowNotFound
@@ -18,7 +19,7 @@ from console.models.states import DagRunState, DagRunType
 from console.services.server_clients import ServerFailure, resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import DagDetails, DagRun, DagSource
+    from console.airflow.client import AirflowClient, DagDetails, DagRun, DagSource
     from console.services.server_clients import ServerHandle
 
 #: Runs per page of the runs tab.
@@ -105,6 +106,21 @@ class TabPage:
     not_found: bool = False
 
 
+Page = TypeVar("Page", bound=TabPage)
+
+
+def read_into(page: Page, read: Callable[[AirflowClient], None]) -> Page:
+    """``read(client)`` fills ``page``; a DAG Airflow does not have sets ``not_found`` (when
+    the details were not read), any other failure ``failure``, kept next to what was read."""
+    try:
+        read(page.server.client)
+    except AirflowNotFound:
+        page.not_found = page.dag is None
+    except AirflowError as exc:
+        page.failure = ServerFailure.from_error(exc)
+    return page
+
+
 @dataclass
 class CodePage(TabPage):
     source: DagSource | None = None
@@ -124,15 +140,12 @@ class RunsPage(TabPage):
 
 def load_code(server_id: int, dag_id: str) -> CodePage:
     page = CodePage(resolve_server(server_id), dag_id)
-    try:
-        client = page.server.client
+
+    def read(client: AirflowClient) -> None:
         page.dag = client.get_dag_details(dag_id)
         page.source = client.dag_source(dag_id)
-    except AirflowNotFound:
-        page.not_found = page.dag is None
-    except AirflowError as exc:
-        page.failure = ServerFailure.from_error(exc)
-    return page
+
+    return read_into(page, read)
 
 
 def load_runs(server_id: int, dag_id: str, args: Mapping[str, str]) -> RunsPage:
@@ -140,16 +153,12 @@ def load_runs(server_id: int, dag_id: str, args: Mapping[str, str]) -> RunsPage:
     query does not parse."""
     query, errors = RunQuery.from_args(args)
     page = RunsPage(resolve_server(server_id), dag_id, query=query, errors=errors)
-    try:
-        client = page.server.client
+
+    def read(client: AirflowClient) -> None:
         page.dag = client.get_dag_details(dag_id)
         if not errors:
-            found = client.dag_runs_page(
-                dag_id, query.run_filter(), limit=RUNS_PER_PAGE, offset=(query.page - 1) * RUNS_PER_PAGE
-            )
+            offset = (query.page - 1) * RUNS_PER_PAGE
+            found = client.dag_runs_page(dag_id, query.run_filter(), limit=RUNS_PER_PAGE, offset=offset)
             page.runs, page.total = found.runs, found.total
-    except AirflowNotFound:
-        page.not_found = page.dag is None
-    except AirflowError as exc:
-        page.failure = ServerFailure.from_error(exc)
-    return page
+
+    return read_into(page, read)

@@ -96,3 +96,15 @@ def test_bad_tab_input_is_a_message_not_a_500(login_as, sandbox_server, api) -> 
     for tab in ("", "graph", "code", "details", "runs/"):
         missing = client.get(f"{base}/no_such_dag/{tab}")
         assert missing.status_code == 404 and "does not exist" in text(missing), tab
+
+
+def test_every_tab_of_a_down_server_shows_the_failure_banner(app, login_as, sandbox_server) -> None:
+    from tests.integration.test_dags_screens import banner_servers, register_down_server
+
+    down = register_down_server(app)
+    client = login_as("viewer")
+    for tab in ("", "graph", "code", "details", "runs/"):
+        response = client.get(f"/admin/dags/{down}/example_quick/{tab}")
+        html = text(response)
+        assert response.status_code == 200, tab
+        assert banner_servers(html) == ["down"] and "connection refused" in html, tab
