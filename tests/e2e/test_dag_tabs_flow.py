@@ -1,6 +1,6 @@
 """A viewer opens a DAG: the grid's cells are coloured by state and open the task in its run, task
 groups collapse, the graph draws one node per task with its dependencies, and the code tab
-numbers its lines; desktop and phone screenshots of each."""
+numbers its lines, all with nothing refused by the script policy; desktop and phone screenshots."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from console.airflow.client import AirflowClient
 from tests.conftest import RUN_PATIENCE_MS, browser_login, sandbox_api, screenshot, wait_for_run
+from tests.e2e.test_csp_flow import violations as violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -36,7 +37,9 @@ def wide_run(api: AirflowClient) -> Iterator[str]:
         api.set_paused("example_wide", True)
 
 
-def test_grid_cells_are_coloured_and_open_the_task_in_its_run(page, live_server, sandbox_server, api) -> None:
+def test_grid_cells_are_coloured_and_open_the_task_in_its_run(
+    page, live_server, sandbox_server, api, violations
+) -> None:
     run_id = api.trigger_dag_run("example_multi", note="console e2e: grid").run_id
     wait_for_run(api, "example_multi", run_id)
     browser_login(page, live_server, "viewer")
@@ -51,10 +54,11 @@ def test_grid_cells_are_coloured_and_open_the_task_in_its_run(page, live_server,
     cell.click()
     page.wait_for_url(re.compile(r"/runs/.+/#task-transform_b$"))
     assert page.locator("#task-transform_b [data-testid=task-state]").inner_text() == "success"
+    assert violations == []
 
 
 def test_wide_dag_grid_groups_collapse_and_graph_draws_every_task(
-    page, live_server, sandbox_server, api, wide_run
+    page, live_server, sandbox_server, api, wide_run, violations
 ) -> None:
     browser_login(page, live_server, "viewer")
     base = f"{live_server.url}/admin/dags/{sandbox_server}/example_wide"
@@ -86,9 +90,10 @@ def test_wide_dag_grid_groups_collapse_and_graph_draws_every_task(
     screenshot(page, "dag_graph")
     page.set_viewport_size(PHONE)
     screenshot(page, "dag_graph_phone")
+    assert violations == []
 
 
-def test_code_tab_numbers_the_lines_of_the_dag_file(page, live_server, sandbox_server) -> None:
+def test_code_tab_numbers_the_lines_of_the_dag_file(page, live_server, sandbox_server, violations) -> None:
     browser_login(page, live_server, "viewer")
     page.goto(f"{live_server.url}/admin/dags/{sandbox_server}/example_quick/code")
     lines = page.locator("[data-testid=source-code] .ln")
@@ -99,3 +104,12 @@ def test_code_tab_numbers_the_lines_of_the_dag_file(page, live_server, sandbox_s
     screenshot(page, "dag_code")
     page.set_viewport_size(PHONE)
     screenshot(page, "dag_code_phone")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.click("[data-testid=tab-runs]")
+    page.select_option("#runs-state", "success")
+    page.click("[data-testid=runs-filter-apply]")
+    page.wait_for_url(re.compile(r"state=success"))
+    states = {row.get_attribute("data-state") for row in page.locator("[data-testid=run-row]").all()}
+    assert states == {"success"}
+    screenshot(page, "dag_runs")
+    assert violations == []
