@@ -1,6 +1,7 @@
 """The DAGs screens: the merged list, a DAG, a run, the trigger form and the log viewer.
 
-Thin: every read and action is a call into :mod:`console.services.dags`,
+A DAG's tabs are in :mod:`console.admin.dag_tabs`.  Thin: every read and action is a call into
+:mod:`console.services.dags`,
 :mod:`console.services.dag_actions`, :mod:`console.services.logs` or
 :mod:`console.services.trigger_form`.  Reads get Airflow's failures back as
 data (banners); actions raise :class:`~console.services.errors.ServiceError`,
@@ -20,6 +21,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
+from console.admin.dag_tabs import DAG, DagTabsMixin
 from console.airflow.ids import MAX_ID_LENGTH, is_airflow_key, is_run_id
 from console.security.redirects import is_same_site_path
 from console.services import dag_actions, dags, logs
@@ -28,7 +30,6 @@ from console.services.errors import ServiceError
 from console.services.server_clients import UnknownServer
 from console.services.trigger_form import build_trigger_form
 
-DAG = "/<int:server_id>/<airflow_key:dag_id>"
 RUN = DAG + "/runs/<run_id:run_id>"
 LOG = RUN + "/tasks/<airflow_key:task_id>/logs/<int:try_number>"
 
@@ -59,8 +60,9 @@ def register_converters(app: Flask) -> None:
     app.url_map.converters["run_id"] = RunIdConverter
 
 
-class DagsView(SecureBaseView):
-    """``/admin/dags``: DAGs of every enabled Airflow server."""
+class DagsView(DagTabsMixin, SecureBaseView):
+    """``/admin/dags``: DAGs of every enabled Airflow server; a DAG's tabs are in
+    :class:`~console.admin.dag_tabs.DagTabsMixin`."""
 
     def render(self, template: str, **kwargs: Any) -> Any:
         kwargs.setdefault("fmt", dag_display)
@@ -74,15 +76,6 @@ class DagsView(SecureBaseView):
         return self.render(
             "admin/dags/list.html", listing=listing, query=listing.query, per_page_choices=PER_PAGE_CHOICES
         )
-
-    @expose(DAG + "/")
-    def detail(self, server_id: int, dag_id: str) -> Any:
-        page = self._or_404(lambda: dags.load_dag(server_id, dag_id, request.args.get("run") or None))
-        if isinstance(page, Response):
-            return page
-        if page.not_found:
-            return self._not_found(page.server.name, f"DAG {dag_id!r} does not exist on server {page.server.name!r}.")
-        return self.render("admin/dags/detail.html", page=page, others=dags.other_server_failures(server_id))
 
     @expose(RUN + "/")
     def run(self, server_id: int, dag_id: str, run_id: str) -> Any:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from console.airflow.dag_views import AirflowDagViews, DagSource, DagTask, RunFilter, RunsPage
 from console.airflow.failures import readable_detail
 from console.airflow.log_stream import LogLineStream
 from console.airflow.payloads import (
@@ -66,12 +67,16 @@ __all__ = [
     "DagFilter",
     "DagImportError",
     "DagRun",
+    "DagSource",
+    "DagTask",
     "DagWindow",
     "ImportErrorWindow",
     "LogLine",
     "LogLineStream",
     "LogPage",
+    "RunFilter",
     "RunSample",
+    "RunsPage",
     "TaskInstance",
     "normalize_base_url",
     "parse_log_line",
@@ -86,7 +91,7 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries):
+class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""

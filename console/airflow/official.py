@@ -17,8 +17,10 @@ from typing import Any
 
 from airflow_client.client.api.dag_api import DAGApi
 from airflow_client.client.api.dag_run_api import DagRunApi
+from airflow_client.client.api.dag_source_api import DagSourceApi
 from airflow_client.client.api.import_error_api import ImportErrorApi
 from airflow_client.client.api.monitor_api import MonitorApi
+from airflow_client.client.api.task_api import TaskApi
 from airflow_client.client.api.task_instance_api import TaskInstanceApi
 from airflow_client.client.api.version_api import VersionApi
 from airflow_client.client.api_client import ApiClient
@@ -33,6 +35,7 @@ from airflow_client.client.models.dag_run_state import DagRunState
 from airflow_client.client.models.dag_runs_batch_body import DAGRunsBatchBody
 from airflow_client.client.models.patch_task_instance_body import PatchTaskInstanceBody
 from airflow_client.client.models.task_instance_state import TaskInstanceState
+from airflow_client.client.models.task_instances_batch_body import TaskInstancesBatchBody
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
 
 from console.airflow.ids import path_segment
@@ -49,13 +52,16 @@ __all__ = [
     "DagRunApi",
     "DagRunMutableStates",
     "DagRunState",
+    "DagSourceApi",
     "ImportErrorApi",
     "MonitorApi",
     "OpenApiException",
     "PatchTaskInstanceBody",
     "PathSafeApiClient",
+    "TaskApi",
     "TaskInstanceApi",
     "TaskInstanceState",
+    "TaskInstancesBatchBody",
     "TriggerDAGRunPostBody",
     "VersionApi",
     "is_request_side",

@@ -74,6 +74,8 @@ class DagDetails(Dag):
     timezone: str | None
     default_args: dict[str, Any]
     active_runs_count: int | None
+    #: When Airflow last parsed the DAG's file.
+    last_parsed_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +299,7 @@ def parse_dag_details(raw: Any) -> DagDetails:
         timezone=_ostr(d, "timezone"),
         default_args=_odict(d, "default_args"),
         active_runs_count=_oint(d, "active_runs_count"),
+        last_parsed_time=_odt(d, "last_parsed_time"),
     )
 
 

@@ -128,6 +128,8 @@ class AirflowSession:
         self.version_api = official.VersionApi(self.api_client)
         self.monitor_api = official.MonitorApi(self.api_client)
         self.import_error_api = official.ImportErrorApi(self.api_client)
+        self.task_api = official.TaskApi(self.api_client)
+        self.dag_source_api = official.DagSourceApi(self.api_client)
 
     # -- public low-level entry points ------------------------------------
 

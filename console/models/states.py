@@ -24,6 +24,17 @@ class DagRunState(StrEnum):
     FINAL = nonmember(frozenset({SUCCESS, FAILED}))
 
 
+class DagRunType(StrEnum):
+    """How an Airflow DAG run came to be (its ``run_type``)."""
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    BACKFILL = "backfill"
+    ASSET_TRIGGERED = "asset_triggered"
+    ASSET_MATERIALIZATION = "asset_materialization"
+    OPERATOR_TRIGGERED = "operator_triggered"
+
+
 class TaskInstanceState(StrEnum):
     """An Airflow task instance's state (``None`` in Airflow's answers means "no status" yet)."""
 
@@ -43,6 +54,26 @@ class TaskInstanceState(StrEnum):
 
     #: After these a try's log no longer grows.
     FINAL = nonmember(frozenset({SUCCESS, FAILED, UPSTREAM_FAILED, SKIPPED, REMOVED}))
+    #: Which state a summary of several task instances (a mapped task, a task group) shows:
+    #: the first of these that any of them is in (Airflow's grid orders them the same way).
+    SUMMARY_ORDER = nonmember(
+        (
+            FAILED,
+            UPSTREAM_FAILED,
+            UP_FOR_RETRY,
+            UP_FOR_RESCHEDULE,
+            QUEUED,
+            SCHEDULED,
+            DEFERRED,
+            RUNNING,
+            AWAITING_INPUT,
+            RESTARTING,
+            None,
+            REMOVED,
+            SKIPPED,
+            SUCCESS,
+        )
+    )
 
 
 class FireState(StrEnum):

@@ -51,6 +51,8 @@ def test_trigger_watch_and_search_the_log(page, live_server, sandbox_server, air
     assert page.locator("[data-testid=dag-row]").count() == 1
     page.click("[data-testid=dag-row][data-dag-id=example_params] [data-testid=dag-link]")
     page.wait_for_selector("[data-testid=dag-title]")
+    page.click("[data-testid=tab-details]")
+    page.wait_for_selector("[data-testid=tab-details].active")
     assert "ticket" in page.inner_text("body")
     screenshot(page, "dag_detail")
 

@@ -202,7 +202,9 @@ def test_clear_reruns_a_failed_task(login_as, sandbox_server, api, failed_run) -
     before = {t.task_id: t for t in api.list_task_instances("example_fails", failed_run)}
     assert before["boom"].state == "failed"
     login_as("operator")
-    detail = text(login_as.client.get(f"/admin/dags/{sandbox_server}/example_fails/", query_string={"run": failed_run}))
+    detail = text(
+        login_as.client.get(f"/admin/dags/{sandbox_server}/example_fails/details", query_string={"run": failed_run})
+    )
     assert f"Tasks of run {failed_run}" in detail and 'data-task-id="boom"' in detail
     assert 'data-testid="open-run"' in detail and 'data-testid="clear-task"' in detail
     run_url = f"/admin/dags/{sandbox_server}/example_fails/runs/{failed_run}/"
@@ -264,7 +266,7 @@ def test_viewer_sees_no_actions_and_forged_posts_are_refused(login_as, sandbox_s
     client = login_as.client
     listing = text(client.get("/admin/dags/"))
     assert 'data-testid="bulk-actions"' not in listing and 'name="dag"' not in listing
-    detail = text(client.get(f"/admin/dags/{sandbox_server}/example_fails/", query_string={"run": failed_run}))
+    detail = text(client.get(f"/admin/dags/{sandbox_server}/example_fails/details", query_string={"run": failed_run}))
     assert 'data-testid="trigger-link"' not in detail and 'data-testid="pause"' not in detail
     assert 'data-task-id="boom"' in detail and "clear-task" not in detail
     run = text(client.get(f"/admin/dags/{sandbox_server}/example_fails/runs/{failed_run}/"))
