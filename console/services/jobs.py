@@ -236,10 +236,9 @@ def run_job(job_id: int, runner: str, stopping: Callable[[], bool] = lambda: Fal
 
 
 def _release(job: Job, runner: str) -> None:
-    """Give the job back (the worker is stopping): the next worker start resumes it."""
-    db.session.execute(
-        sa.update(Job).where(Job.id == job.id, Job.runner == runner).values(runner=None, attempts=Job.attempts - 1)
-    )
+    """Give the job back (the worker is stopping): its runner is then gone, so the next worker
+    start resumes it; a stop is not a crash, so it does not count as an attempt."""
+    db.session.execute(sa.update(Job).where(Job.id == job.id, Job.runner == runner).values(attempts=Job.attempts - 1))
     db.session.commit()
     log.info("job %s: released at %s of %s items; it resumes when a worker starts", job.id, job.done, job.total)
 
@@ -354,18 +353,20 @@ def recover_jobs(runner_alive: Callable[[str], bool]) -> list[int]:
         beat_stale = job.heartbeat_at is None or job.heartbeat_at < stale
         if job.state == JobState.QUEUED:
             due = beat_stale  # its queue message may be lost: a second one is harmless
-        else:  # running: released by a stopping worker, or its runner died
-            due = job.runner is None or beat_stale or not runner_alive(job.runner)
+        else:  # running: its runner died or stopped (or, with no runner, its requeue was lost)
+            due = beat_stale or (job.runner is not None and not runner_alive(job.runner))
         if not due:
             continue
         if job.state == JobState.RUNNING and job.attempts >= int(config["JOBS_MAX_ATTEMPTS"]):
             if _take(job, now):
-                reason = f"not run: the job worker stopped {job.attempts} times while running this job"
+                times = "once" if job.attempts == 1 else f"{job.attempts} times"
+                reason = f"not run: the job worker stopped {times} while running this job"
                 log.error("job %s: %s; ending it failed", job.id, reason)
                 _finish(job, reason)
             continue
+        was = job.runner or "the queue"
         if _take(job, now):
-            log.warning("job %s: its worker %s is gone; resuming it", job.id, job.runner or "(queue)")
+            log.warning("job %s: %s stopped answering for it; resuming it", job.id, was)
             requeue.append(job.id)
     db.session.commit()
     return requeue
