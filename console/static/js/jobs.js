@@ -34,7 +34,7 @@
     if (state) { state.replaceChildren(badge(job.state, "job-state")); }
     if (job.final) {
       bar.classList.remove("progress-bar-striped", "progress-bar-animated");
-      if (job.failed && job.failed === job.total) { bar.classList.add("bg-danger"); }
+      bar.classList.add("job-bar-" + job.state.replace(/[^a-z_]/g, ""));
       var cancel = page.querySelector("[data-job-cancel]");
       if (cancel) { cancel.remove(); }
     }
