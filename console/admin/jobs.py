@@ -38,7 +38,7 @@ class JobsView(SecureBaseView):
         job = self._job(job_id)
         if job is None:
             return self._not_found(job_id)
-        return self.render("admin/jobs/detail.html", job=job, progress=jobs.progress(job), poll_ms=POLL_MS)
+        return self.render("admin/jobs/detail.html", job=job, progress=self._progress(job), poll_ms=POLL_MS)
 
     @expose("/<int:job_id>/progress")
     def progress(self, job_id: int) -> Any:
@@ -46,7 +46,7 @@ class JobsView(SecureBaseView):
         job = self._job(job_id)
         if job is None:
             return jsonify({"message": f"There is no job {job_id}."}), 404
-        response = jsonify(jobs.progress(job))
+        response = jsonify(self._progress(job))
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -64,6 +64,18 @@ class JobsView(SecureBaseView):
             else:
                 flash(f"Job {job_id} stops after the item it is doing now.", "success")
         return redirect(url_for(".detail", job_id=job_id))
+
+    def _progress(self, job: Any) -> dict[str, Any]:
+        """The service's progress, each item with a link to the DAG run it made (if any)."""
+        data = jobs.progress(job)
+        for item in data["items"]:
+            made_run = item["run_id"] and item["server_id"] is not None
+            item["run_url"] = (
+                url_for("dags.run", server_id=item["server_id"], dag_id=item["dag_id"], run_id=item["run_id"])
+                if made_run
+                else None
+            )
+        return data
 
     def _job(self, job_id: int) -> Any:
         try:

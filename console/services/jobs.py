@@ -152,6 +152,7 @@ def progress(job: Job) -> dict[str, Any]:
             {
                 "position": i.position,
                 "server": i.server_name,
+                "server_id": i.server_id,
                 "dag_id": i.dag_id,
                 "state": i.state,
                 "message": i.message,

@@ -202,8 +202,8 @@ def test_a_worker_killed_mid_job_is_resumed_and_every_dag_is_triggered_exactly_o
 
         again = workers.start()
         job = wait_for_job(app, job_id)
-        assert (job.state, job.done, job.failed, job.attempts) == ("succeeded", len(CRASH_DAGS), 0, 2), (
-            workers.log_of(again)
+        assert (job.state, job.done, job.failed, job.attempts) == ("succeeded", len(CRASH_DAGS), 0, 2), workers.log_of(
+            again
         )
         items = item_rows(app, job_id)
         assert {d: job_runs(airflow, d) for d in CRASH_DAGS} == {d: [r] for d, _, r in items}

@@ -174,7 +174,9 @@ def test_fake_airflow_clear_latest_run_clears_each_dags_latest_and_reports_one_t
         ("pause", ["999:a"], "There is no enabled Airflow server with id 999"),
     ],
 )
-def test_bad_selections_are_refused_with_a_clear_message(app: Flask, action: str, keys: list[str], message: str) -> None:
+def test_bad_selections_are_refused_with_a_clear_message(
+    app: Flask, action: str, keys: list[str], message: str
+) -> None:
     with app.app_context():
         server_id(app)
         with pytest.raises(ServiceError, match=message.replace("(", r"\(")):
@@ -237,9 +239,7 @@ def test_an_unknown_job_is_a_404_page_and_a_404_json(app: Flask, login_as: Auth)
     assert login_as.client.get("/admin/jobs/999/progress").get_json() == {"message": "There is no job 999."}
 
 
-def test_a_job_whose_worker_died_is_resumed_and_only_its_undone_items_run(
-    app: Flask, airflow: CountingAirflow
-) -> None:
+def test_a_job_whose_worker_died_is_resumed_and_only_its_undone_items_run(app: Flask, airflow: CountingAirflow) -> None:
     job_id = start(app, "trigger", ["a", "b", "c"])
     airflow.on_call = lambda n: (_ for _ in ()).throw(SystemExit("killed")) if n == 2 else None
     with app.app_context(), pytest.raises(SystemExit):

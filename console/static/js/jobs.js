@@ -34,7 +34,7 @@
     if (state) { state.replaceChildren(badge(job.state, "job-state")); }
     if (job.final) {
       bar.classList.remove("progress-bar-striped", "progress-bar-animated");
-      bar.classList.add("job-bar-" + job.state.replace(/[^a-z_]/g, ""));
+      bar.classList.add("job-bar-final", "state-" + job.state.replace(/[^a-z_]/g, ""));
       var cancel = page.querySelector("[data-job-cancel]");
       if (cancel) { cancel.remove(); }
     }
@@ -43,7 +43,20 @@
       if (!row) { return; }
       var cells = row.querySelectorAll("td");
       cells[3].replaceChildren(badge(item.state, "item-state"));
-      cells[4].textContent = item.message || item.run_id || "";
+      var detail = [];
+      if (item.run_url) {
+        var link = document.createElement("a");
+        link.href = item.run_url;
+        link.className = "mono";
+        link.textContent = item.run_id;
+        detail.push(link, document.createTextNode(" "));
+      }
+      if (item.message) {
+        var text = document.createElement("span");
+        text.textContent = item.message;
+        detail.push(text);
+      }
+      cells[4].replaceChildren.apply(cells[4], detail);
     });
   };
 
