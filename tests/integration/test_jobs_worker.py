@@ -43,19 +43,23 @@ def airflow(airflow_sandbox: Any) -> AirflowClient:
 
 
 def delete_job_runs(api: AirflowClient, dag_ids: list[str]) -> None:
-    """Leave the generated DAGs as the session found them: paused and never run."""
+    """Leave the generated DAGs as the session found them: paused and without the jobs' runs
+    (Airflow deletes no unfinished run: such a run is marked failed first)."""
     for dag_id in dag_ids:
-        for run in api.list_dag_runs(dag_id, limit=50):
-            if run.run_id.startswith(jobs.RUN_ID_PREFIX):
-                api.session.call(
-                    "delete run",
-                    api.session.dag_run_api.delete_dag_run_without_preload_content,
-                    dag_id,
-                    run.run_id,
-                    idempotent=True,
-                )
         if not api.get_dag(dag_id).is_paused:
             api.set_paused(dag_id, True)
+        for run in api.list_dag_runs(dag_id, limit=50):
+            if not run.run_id.startswith(jobs.RUN_ID_PREFIX):
+                continue
+            if run.state not in ("success", "failed"):
+                api.set_dag_run_state(dag_id, run.run_id, "failed")
+            api.session.call(
+                "delete run",
+                api.session.dag_run_api.delete_dag_run_without_preload_content,
+                dag_id,
+                run.run_id,
+                idempotent=True,
+            )
 
 
 @pytest.fixture
@@ -159,8 +163,11 @@ def audited(app: Flask, action: str) -> list[tuple[str, str | None, str | None]]
         return [(r.actor, r.dag_id, r.run_id) for r in rows]
 
 
-def job_runs(api: AirflowClient, dag_id: str) -> list[str]:
-    return [r.run_id for r in api.list_dag_runs(dag_id, limit=50) if r.run_id.startswith(jobs.RUN_ID_PREFIX)]
+def job_runs(app: Flask, api: AirflowClient, job_id: int, dag_id: str) -> list[str]:
+    """The runs of ``dag_id`` in Airflow that job ``job_id`` made."""
+    with app.app_context():
+        prefix = f"{jobs.RUN_ID_PREFIX}{jobs.get_job(job_id).uid[:12]}-"
+    return [r.run_id for r in api.list_dag_runs(dag_id, limit=50) if r.run_id.startswith(prefix)]
 
 
 def test_bulk_unpause_and_trigger_of_many_dags_ends_with_one_audited_run_each(
@@ -178,7 +185,7 @@ def test_bulk_unpause_and_trigger_of_many_dags_ends_with_one_audited_run_each(
         assert (trigger.state, trigger.done, trigger.failed) == ("succeeded", len(BULK_DAGS), 0)
         items = item_rows(app, trigger_id)
         assert [i[1] for i in items] == ["succeeded"] * len(BULK_DAGS)
-        assert {d: job_runs(airflow, d) for d in BULK_DAGS} == {d: [r] for d, _, r in items}
+        assert {d: job_runs(app, airflow, trigger_id, d) for d in BULK_DAGS} == {d: [r] for d, _, r in items}
         operator = "operator@example.com"
         assert audited(app, "trigger") == [(operator, d, r) for d, _, r in items]
         assert audited(app, "unpause") == [(operator, d, None) for d in BULK_DAGS]
@@ -198,7 +205,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_every_dag_is_triggered_exactly_o
         # Killed right after Airflow accepted trigger number 5, before its outcome was recorded.
         crashed = job_row(app, job_id)
         assert (crashed.state, crashed.done, crashed.attempts) == ("running", CRASH_AFTER_TRIGGERS - 1, 1)
-        assert len(job_runs(airflow, CRASH_DAGS[CRASH_AFTER_TRIGGERS - 1])) == 1
+        assert len(job_runs(app, airflow, job_id, CRASH_DAGS[CRASH_AFTER_TRIGGERS - 1])) == 1
 
         again = workers.start()
         job = wait_for_job(app, job_id)
@@ -206,7 +213,7 @@ def test_a_worker_killed_mid_job_is_resumed_and_every_dag_is_triggered_exactly_o
             again
         )
         items = item_rows(app, job_id)
-        assert {d: job_runs(airflow, d) for d in CRASH_DAGS} == {d: [r] for d, _, r in items}
+        assert {d: job_runs(app, airflow, job_id, d) for d in CRASH_DAGS} == {d: [r] for d, _, r in items}
         assert [d for _, d, _ in audited(app, "trigger")] == CRASH_DAGS
     finally:
         delete_job_runs(airflow, CRASH_DAGS)
