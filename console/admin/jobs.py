@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, jsonify, make_response, redirect, url_for
+from flask import flash, jsonify, make_response, redirect, request, url_for
 from flask_admin import expose
 
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
+from console.models import JobItemState
 from console.services import jobs
 from console.services.errors import ServiceError
 
@@ -38,7 +39,11 @@ class JobsView(SecureBaseView):
         job = self._job(job_id)
         if job is None:
             return self._not_found(job_id)
-        return self.render("admin/jobs/detail.html", job=job, progress=self._progress(job), poll_ms=POLL_MS)
+        items = [self._with_run_url(jobs.item_outcome(i)) for i in job.items]
+        seen = sum(i["state"] != JobItemState.PENDING for i in items)
+        return self.render(
+            "admin/jobs/detail.html", job=job, items=items, seen=seen, percent=jobs.percent_done(job), poll_ms=POLL_MS
+        )
 
     @expose("/<int:job_id>/progress")
     def progress(self, job_id: int) -> Any:
@@ -46,7 +51,9 @@ class JobsView(SecureBaseView):
         job = self._job(job_id)
         if job is None:
             return jsonify({"message": f"There is no job {job_id}."}), 404
-        response = jsonify(self._progress(job))
+        data = jobs.progress(job, seen=request.args.get("seen", 0, type=int))
+        data["items"] = [self._with_run_url(item) for item in data["items"]]
+        response = jsonify(data)
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -65,17 +72,15 @@ class JobsView(SecureBaseView):
                 flash(f"Job {job_id} stops after the item it is doing now.", "success")
         return redirect(url_for(".detail", job_id=job_id))
 
-    def _progress(self, job: Any) -> dict[str, Any]:
-        """The service's progress, each item with a link to the DAG run it made (if any)."""
-        data = jobs.progress(job)
-        for item in data["items"]:
-            made_run = item["run_id"] and item["server_id"] is not None
-            item["run_url"] = (
-                url_for("dags.run", server_id=item["server_id"], dag_id=item["dag_id"], run_id=item["run_id"])
-                if made_run
-                else None
-            )
-        return data
+    def _with_run_url(self, item: dict[str, Any]) -> dict[str, Any]:
+        """An item's outcome with a link to the DAG run it made (if any)."""
+        made_run = item["run_id"] and item["server_id"] is not None
+        item["run_url"] = (
+            url_for("dags.run", server_id=item["server_id"], dag_id=item["dag_id"], run_id=item["run_id"])
+            if made_run
+            else None
+        )
+        return item
 
     def _job(self, job_id: int) -> Any:
         try:

@@ -269,3 +269,45 @@ def test_a_job_that_kept_killing_its_worker_ends_failed_with_the_reason(
         job = db.session.get(Job, job_id)
         assert (job.state, job.done, job.failed) == ("partially_failed", 2, 1)
     assert items(app, job_id)[1] == ("b", "failed", "not run: the job worker stopped once while running this job")
+
+
+def test_fake_airflow_progress_polls_return_only_the_items_that_ended_since_the_last_poll(
+    app: Flask, airflow: CountingAirflow, login_as: Auth
+) -> None:
+    job_id = start(app, "pause", ["a", "b", "c"])
+    login_as("viewer")
+    first = login_as.client.get(f"/admin/jobs/{job_id}/progress").get_json()
+    assert (first["percent"], first["seen"], first["items"]) == (0, 0, [])
+    run(app, job_id)
+    second = login_as.client.get(f"/admin/jobs/{job_id}/progress", query_string={"seen": 1}).get_json()
+    assert (second["percent"], second["seen"]) == (100, 3)
+    assert [(i["dag_id"], i["state"]) for i in second["items"]] == [("b", "succeeded"), ("c", "succeeded")]
+
+
+def test_a_runner_is_alive_only_while_its_process_and_its_run_are(app: Flask) -> None:
+    import os
+    import socket
+
+    queue = job_queue_of(app)
+    mine = queue.new_runner()
+    assert queue.runner_alive(mine) is False  # this process, but not running that job
+    queue.active.add(mine)
+    assert queue.runner_alive(mine) is True
+    dead = subprocess_pid_that_ended()
+    assert queue.runner_alive(f"{socket.gethostname()}:{dead}:x") is False
+    assert queue.runner_alive(f"{socket.gethostname()}:{os.getppid()}:x") is True
+    assert queue.runner_alive("another-host:1:x") is True  # only its heartbeat can tell
+
+
+def job_queue_of(app: Flask) -> Any:
+    with app.app_context():
+        return job_queue()
+
+
+def subprocess_pid_that_ended() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

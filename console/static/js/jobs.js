@@ -7,6 +7,8 @@
   if (!page) { return; }
   var url = page.getAttribute("data-job-progress");
   var pollMs = parseInt(page.getAttribute("data-poll-ms"), 10) || 1000;
+  // Ended items never change: each poll asks only for those that ended since the last one.
+  var seen = parseInt(page.getAttribute("data-seen"), 10) || 0;
   var bar = page.querySelector("[data-job-bar]");
   var meter = page.querySelector("[role=progressbar]");
 
@@ -61,10 +63,13 @@
   };
 
   var poll = function () {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(url + "?seen=" + seen, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (job) {
-        if (job) { draw(job); }
+        if (job) {
+          draw(job);
+          seen = job.seen;
+        }
         if (!job || !job.final) { window.setTimeout(poll, document.hidden ? pollMs * 5 : pollMs); }
       })
       .catch(function () { window.setTimeout(poll, pollMs * 5); });
