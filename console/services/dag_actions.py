@@ -112,11 +112,24 @@ def _perform(
     return result
 
 
-def set_paused(actor: str, server_id: int, dag_id: str, paused: bool, **job: Any) -> Dag:
-    """Pause or unpause; ``job``: ``job_id`` and ``before_commit`` when a background job acts."""
+def set_paused(
+    actor: str,
+    server_id: int,
+    dag_id: str,
+    paused: bool,
+    *,
+    job_id: int | None = None,
+    before_commit: Outcome | None = None,
+) -> Dag:
+    """Pause or unpause. A background job passes its ``job_id`` and a ``before_commit`` that
+    records the item's outcome in the audit row's commit (so for trigger and clear too)."""
     server = resolve_server(server_id)
     action = "pause" if paused else "unpause"
-    return _perform(actor, action, server, dag_id, lambda c: c.set_paused(dag_id, paused), **job)
+
+    def call(client: AirflowClient) -> Dag:
+        return client.set_paused(dag_id, paused)
+
+    return _perform(actor, action, server, dag_id, call, job_id=job_id, before_commit=before_commit)
 
 
 def trigger(
@@ -128,7 +141,8 @@ def trigger(
     logical_date: datetime | None = None,
     note: str | None = None,
     run_id: str | None = None,
-    **job: Any,
+    job_id: int | None = None,
+    before_commit: Outcome | None = None,
 ) -> DagRun:
     """Create a manual run; Airflow's refusal (e.g. invalid params) raises :class:`DagActionError`
     with ``bad_request`` set.
@@ -156,7 +170,8 @@ def trigger(
         call,
         conf=conf,
         logical_date=logical_date.isoformat() if logical_date else None,
-        **job,
+        job_id=job_id,
+        before_commit=before_commit,
     )
 
 
@@ -168,7 +183,8 @@ def clear(
     *,
     task_id: str | None = None,
     only_failed: bool = False,
-    **job: Any,
+    job_id: int | None = None,
+    before_commit: Outcome | None = None,
 ) -> list[TaskInstance]:
     """Clear one task (``task_id``) or the whole run (only its failed tasks with ``only_failed``);
     the cleared tasks run again."""
@@ -184,7 +200,8 @@ def clear(
         ),
         run_id=run_id,
         scope=scope,
-        **job,
+        job_id=job_id,
+        before_commit=before_commit,
     )
 
 
