@@ -98,6 +98,11 @@ class DefaultConfig:
     DAGS_STATUS_DEADLINE_SECONDS = 3.0
     DAGS_STATUS_CACHE_SECONDS = 30
     DAGS_LOG_CACHE_SECONDS = 120
+    # The home dashboard: how often the open page refreshes itself, how many recent runs per
+    # server feed its charts (docs/PERFORMANCE.md), and how long it waits for a server.
+    DASHBOARD_REFRESH_SECONDS = 30
+    DASHBOARD_MAX_RUNS = 500
+    DASHBOARD_DEADLINE_SECONDS = 10.0
     # Log viewer memory (per process): parsed logs are cached within a byte budget, one log
     # holds at most LOG_MAX_LINES lines / LOG_MAX_BYTES bytes (the download has it all), and
     # uncached reads are limited per user and per server (waiting LOG_READ_WAIT_SECONDS for a slot).
@@ -231,6 +236,12 @@ def validate_config(config: Mapping[str, Any]) -> None:
     redis_url = config.get("REDIS_URL")
     if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("CONSOLE_REDIS_URL must be a redis://, rediss:// or unix:// URL.")
+    if not 5 <= int(config["DASHBOARD_REFRESH_SECONDS"]) <= 3600:
+        raise ConfigError("DASHBOARD_REFRESH_SECONDS must be between 5 and 3600 (seconds between refreshes).")
+    if not 1 <= int(config["DASHBOARD_MAX_RUNS"]) <= 10_000:
+        raise ConfigError("DASHBOARD_MAX_RUNS must be between 1 and 10000 (runs per server for the charts).")
+    if float(config["DASHBOARD_DEADLINE_SECONDS"]) <= 0:
+        raise ConfigError("DASHBOARD_DEADLINE_SECONDS must be more than 0.")
     if float(config["AIRFLOW_RETRY_BACKOFF_SECONDS"]) < 0:
         raise ConfigError("AIRFLOW_RETRY_BACKOFF_SECONDS cannot be negative.")
     if int(config["LOG_CACHE_MAX_BYTES"]) < 0 or float(config["LOG_READ_WAIT_SECONDS"]) < 0:

@@ -1,13 +1,46 @@
-"""The admin home: what is running and what failed, tasks at a glance, and the console's health."""
+"""The admin home: the on-call dashboard across servers (``services/dashboard.py``), and the
+fragment the open page fetches to refresh itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import url_for
 from flask_admin import expose
 from flask_login import current_user
 
 from console.admin.base import SecureIndexView
 from console.security import policy
-from console.services import dashboard, health
+from console.services import dashboard
+
+FRAGMENT = "admin/_dashboard_board.html"
+
+
+def _link(target: dict[str, Any]) -> str:
+    """The list behind a chart element: a DAG's page, or the DAG list filtered by last-run state."""
+    if "dag_id" in target:
+        return url_for("dags.detail", server_id=target["server_id"], dag_id=target["dag_id"])
+    return url_for("dags.index", state=target.get("state", ""))
+
+
+def _with_links(charts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, chart in charts.items():
+        datasets = []
+        for data in chart["datasets"]:
+            data = dict(data)
+            if "target" in data:
+                data["link"] = _link(data.pop("target"))
+            if "targets" in data:
+                data["links"] = [_link(t) for t in data.pop("targets")]
+            datasets.append(data)
+        out[name] = {**chart, "datasets": datasets}
+    return out
+
+
+def _board() -> dict[str, Any]:
+    board = dashboard.build()
+    return {"board": board, "charts": _with_links(board.charts)}
 
 
 class HomeView(SecureIndexView):
@@ -17,6 +50,10 @@ class HomeView(SecureIndexView):
             "admin/console_home.html",
             roles=current_user.role_names,
             role_descriptions=policy.ROLES,
-            status=health.overview(),
-            board=dashboard.build(),
+            **_board(),
         )
+
+    @expose("/board")
+    def board(self) -> str:
+        """The dashboard's body alone, for the page's periodic refresh."""
+        return self.render(FRAGMENT, **_board())

@@ -48,6 +48,7 @@ from console.airflow.payloads import (
     parse_version,
 )
 from console.airflow.session import RETRY_STATUSES, AirflowSession
+from console.airflow.summaries import AirflowSummaries, ImportErrorWindow, RunSample
 from console.airflow.tokens import TokenCache
 from console.airflow.urls import normalize_base_url
 from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
@@ -66,9 +67,11 @@ __all__ = [
     "DagImportError",
     "DagRun",
     "DagWindow",
+    "ImportErrorWindow",
     "LogLine",
     "LogLineStream",
     "LogPage",
+    "RunSample",
     "TaskInstance",
     "normalize_base_url",
     "parse_log_line",
@@ -83,7 +86,7 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows):
+class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""
@@ -258,31 +261,6 @@ class AirflowClient(AirflowWrites, AirflowWindows):
             )
 
         return self._parse_many(what, parse_dag_run, self._pages(what, "dag_runs", fetch, max_items=max(0, limit)))
-
-    def latest_dag_runs(self, dag_ids: Iterable[str] | None = None, *, window: int = PAGE_SIZE) -> dict[str, DagRun]:
-        """The latest run (by ``run_after``) of each DAG, for the DAG list.
-
-        Cheapest way found on Airflow 3.3: the public DAG list has no
-        last-run fields, so ONE ``GET /api/v2/dags/~/dagRuns?order_by=-run_after
-        &limit=100`` covers every DAG that ran recently; only the DAGs of
-        ``dag_ids`` absent from that window cost one more
-        ``GET /dags/{id}/dagRuns?limit=1`` each.  ``dag_ids=None``: just the
-        window.  DAGs that never ran are absent from the result.
-        """
-        latest: dict[str, DagRun] = {}
-        recent = self.list_dag_runs("~", limit=window, order_by="-run_after")
-        for run in recent:
-            latest.setdefault(run.dag_id, run)
-        if dag_ids is None:
-            return latest
-        wanted = list(dict.fromkeys(dag_ids))
-        if len(recent) >= window:  # the window may have cut older runs off
-            for dag_id in wanted:
-                if dag_id not in latest:
-                    runs = self.list_dag_runs(dag_id, limit=1, order_by="-run_after")
-                    if runs:
-                        latest[dag_id] = runs[0]
-        return {d: latest[d] for d in wanted if d in latest}
 
     def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
         what = f"read run {run_id!r} of DAG {dag_id!r}"

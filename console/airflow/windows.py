@@ -29,6 +29,7 @@ class DagFilter:
     tag: str | None = None
     paused: bool | None = None
     last_run_state: str | None = None
+    has_import_errors: bool | None = None
 
     def params(self) -> dict[str, Any]:
         from console.airflow import official as o
@@ -38,6 +39,7 @@ class DagFilter:
             "tags": [self.tag] if self.tag else None,
             "paused": self.paused,
             "last_dag_run_state": o.DagRunState(self.last_run_state) if self.last_run_state else None,
+            "has_import_errors": self.has_import_errors,
         }
 
 

@@ -49,6 +49,7 @@ POLICY: dict[str, str] = {
     "security.static": PUBLIC,
     "admin.static": PUBLIC,
     "admin.index": VIEWER,
+    "admin.board": VIEWER,
     **model_view("users", read=ADMIN, write=ADMIN),
     **model_view("servers", read=ADMIN, write=ADMIN),
     **model_view("tasks", read=VIEWER, write=OPERATOR, delete=ADMIN),

@@ -95,3 +95,20 @@ def test_create_a_task_run_it_now_and_open_its_log(page: Any, live_server: Any, 
     assert page.inner_text("[data-testid=run-id]") == run_id
     page.click("[data-testid=log-link]")
     expect(page.get_by_test_id("log-lines")).to_contain_text("hello from example_quick", timeout=RUN_PATIENCE_MS)
+
+
+def test_a_refused_cron_is_shown_once_and_goes_when_edited(page: Any, live_server: Any, sandbox_server: int) -> None:
+    browser_login(page, live_server, "operator")
+    page.goto(f"{live_server.url}/admin/tasks/new/")
+    page.fill("#name", "Bad cron")
+    page.wait_for_selector("#dag_id option[value=example_quick]", state="attached")
+    page.select_option("#dag_id", "example_quick")
+    page.fill("#cron", "61 * * * *")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_selector("#cron.is-invalid")
+    expect(page.locator("#cron + .invalid-feedback")).to_contain_text("61")
+    expect(page.get_by_test_id("cron-preview")).to_have_class("cron-preview is-invalid")  # the preview ran...
+    expect(page.get_by_test_id("cron-error")).to_have_text("")  # ...and left the message to the field
+    page.fill("#cron", "61 * * * ")  # editing the field hands the message to the live preview
+    expect(page.locator("#cron + .invalid-feedback")).to_have_count(0)
+    expect(page.get_by_test_id("cron-error")).not_to_have_text("")

@@ -136,7 +136,16 @@ def test_example_params_come_with_their_schema(sandbox):
     assert params["ticket"]["value"] is None  # required, no default
 
 
-def test_stop_kills_everything(settings, sandbox):
+@pytest.fixture
+def sandbox_to_stop(settings, sandbox):
+    """The running sandbox, for a test that stops it; started again afterwards whatever the test
+    found, so that the tests after it (in this module or another) find it running."""
+    yield sandbox
+    sb.start(settings, timeout=SANDBOX_START_TIMEOUT, log=lambda _m: None)
+
+
+def test_stop_kills_everything(settings, sandbox_to_stop):
+    sandbox = sandbox_to_stop
     pid = sandbox.pid
     assert _processes_of_home(settings.home), "expected airflow processes before stop"
     assert sb.stop(settings, log=lambda _m: None) is True

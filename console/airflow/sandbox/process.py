@@ -26,6 +26,8 @@ from console.airflow.sandbox.settings import SandboxError, SandboxSettings
 STOP_TIMEOUT = 20.0
 #: Seconds to keep killing processes that appear while the sandbox stops.
 SWEEP_TIMEOUT = 5.0
+#: Seconds between the two empty scans that end a stop.
+SWEEP_PAUSE = 0.3
 LOG_TAIL_LINES = 30
 
 # `cd HOME && exec airflow standalone`: posix_spawn has no working-directory option.
@@ -127,12 +129,22 @@ def stop_processes(settings: SandboxSettings, pid: int | None) -> bool:
             os.killpg(pid, signal.SIGTERM)
     _send(targets, signal.SIGTERM)
     _send(_wait_gone(targets, STOP_TIMEOUT), signal.SIGKILL)
-    # A process started while the others stopped (a task being launched) is caught by a last sweep.
+    # A process started while the others stopped (a task being launched) is caught by a last
+    # sweep, which ends only after two scans a moment apart found nothing: one scan can miss a
+    # process that is being forked or exec'd while /proc is read.
     deadline = time.monotonic() + SWEEP_TIMEOUT
-    while (left := sandbox_processes(settings, session=pid)) and time.monotonic() < deadline:
-        _send(left, signal.SIGKILL)
-        _wait_gone(left, 1.0)
-    if left:
+    quiet_scans = 0
+    while quiet_scans < 2 and time.monotonic() < deadline:
+        left = sandbox_processes(settings, session=pid)
+        if left:
+            quiet_scans = 0
+            _send(left, signal.SIGKILL)
+            _wait_gone(left, 1.0)
+        else:
+            quiet_scans += 1
+            time.sleep(SWEEP_PAUSE)
+    if quiet_scans < 2:
+        left = sandbox_processes(settings, session=pid)
         raise SandboxError(f"could not kill sandbox processes {[p.pid for p in left]} of {settings.home}")
     return True
 

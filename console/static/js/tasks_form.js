@@ -46,13 +46,26 @@
     list.textContent = "";
     preview.classList.toggle("is-invalid", !data.ok);
     words.textContent = data.ok ? data.description : "";
-    error.textContent = data.ok ? "" : data.error;
+    // The server already shows its field error under the input until the field is edited.
+    error.textContent = data.ok || serverErrorShown() ? "" : data.error;
     label.classList.toggle("d-none", !data.ok);
     (data.next || []).forEach(function (fire) {
       var item = document.createElement("li");
       item.textContent = fire.text;
       list.appendChild(item);
     });
+  }
+
+  function serverErrorShown() {
+    var group = cronInput.closest(".form-group");
+    return cronInput.classList.contains("is-invalid") && !!(group && group.querySelector(".invalid-feedback"));
+  }
+
+  function clearServerError() {
+    var group = cronInput.closest(".form-group");
+    var feedback = group && group.querySelector(".invalid-feedback");
+    if (feedback) { feedback.remove(); }
+    cronInput.classList.remove("is-invalid");
   }
 
   function updatePreview() {
@@ -151,7 +164,7 @@
     confInput.value = JSON.stringify(conf, null, 2);
   }
 
-  cronInput.addEventListener("input", schedulePreview);
+  cronInput.addEventListener("input", function () { clearServerError(); schedulePreview(); });
   onChange(tzSelect, schedulePreview);
   onChange(serverSelect, loadDags);
   onChange(dagSelect, dagChanged);
