@@ -141,6 +141,7 @@ class DefaultConfig:
     JOBS_MAX_ITEMS = 5000  # DAGs one bulk action may select
     JOBS_STALE_AFTER_SECONDS = 120  # a running job whose worker is silent this long is resumed
     JOBS_MAX_ATTEMPTS = 3  # a job resumed this many times ends failed instead
+    JOBS_HEARTBEAT_SECONDS = 10.0  # how often a worker says it is alive (the dashboard shows it)
 
     CONSOLE_BASE_URL = "http://127.0.0.1:5000"
 
@@ -230,9 +231,16 @@ def validate_config(config: Mapping[str, Any]) -> None:
     ):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")
-    for key in ("JOBS_WORKERS", "JOBS_MAX_ITEMS", "JOBS_STALE_AFTER_SECONDS", "JOBS_MAX_ATTEMPTS"):
+    for key in (
+        "JOBS_WORKERS",
+        "JOBS_MAX_ITEMS",
+        "JOBS_STALE_AFTER_SECONDS",
+        "JOBS_MAX_ATTEMPTS",
+    ):
         if float(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")
+    if float(config["JOBS_HEARTBEAT_SECONDS"]) <= 0:
+        raise ConfigError("JOBS_HEARTBEAT_SECONDS must be more than 0.")
     redis_url = config.get("REDIS_URL")
     if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("CONSOLE_REDIS_URL must be a redis://, rediss:// or unix:// URL.")

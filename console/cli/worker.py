@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import click
 from flask.cli import with_appcontext
@@ -29,7 +30,10 @@ def worker(workers: int | None, log_level: str) -> None:
     queue.stopping = consumer.stop_flag
     resumed = queue.recover()
     logging.getLogger(__name__).info("job worker started; resumed jobs: %s", resumed or "none")
+    heart = threading.Thread(target=queue.beat_until, args=(consumer.stop_flag,), name="heartbeat", daemon=True)
+    heart.start()
     consumer.run()
+    heart.join(10)
 
 
 commands = [worker]

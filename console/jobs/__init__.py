@@ -76,6 +76,21 @@ class JobQueue:
         finally:
             self.active.discard(runner)
 
+    def beat_until(self, stop: threading.Event) -> None:
+        """Beat this worker's heartbeat every ``JOBS_HEARTBEAT_SECONDS`` until ``stop`` is set,
+        then remove it (a worker that dies leaves a heartbeat that goes stale)."""
+        from console.services import job_workers
+
+        instance = f"{socket.gethostname()}:{os.getpid()}"
+        interval = float(self.app.config["JOBS_HEARTBEAT_SECONDS"])
+        while True:
+            with self.app.app_context():
+                if stop.is_set():
+                    job_workers.forget(instance)
+                    return
+                job_workers.beat(instance, socket.gethostname(), os.getpid(), running=len(self.active))
+            stop.wait(interval)
+
     def recover(self) -> list[int]:
         """Hand jobs whose worker died back to the queue; returns their ids."""
         from console.services import jobs

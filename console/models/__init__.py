@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from console import versioning  # noqa: F401  (must precede the models)
 from console.models.audit import AirflowAction, LoginAttempt, Transaction
-from console.models.job import Job, JobItem
+from console.models.job import Job, JobItem, WorkerHeartbeat
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
 from console.models.server import AirflowServer
 from console.models.states import DagRunState, FireState, JobItemState, JobState, TaskInstanceState
@@ -37,5 +37,6 @@ __all__ = [
     "TaskRun",
     "Transaction",
     "User",
+    "WorkerHeartbeat",
     "roles_users",
 ]

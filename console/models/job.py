@@ -76,3 +76,17 @@ class JobItem(db.Model):  # type: ignore[name-defined,misc]
     def key(self) -> str:
         """``"<server id>:<dag id>"``, as the DAG list's checkboxes send it."""
         return f"{self.server_id}:{self.dag_id}"
+
+
+class WorkerHeartbeat(db.Model):  # type: ignore[name-defined,misc]
+    """The latest sign of life of each job worker process (``manage.py worker``)."""
+
+    __tablename__ = "worker_heartbeat"
+
+    instance_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: Jobs it was running at its latest beat.
+    running: Mapped[int] = mapped_column(default=0)

@@ -217,3 +217,26 @@ def test_a_worker_killed_mid_job_is_resumed_and_every_dag_is_triggered_exactly_o
         assert [d for _, d, _ in audited(app, "trigger")] == CRASH_DAGS
     finally:
         delete_job_runs(airflow, CRASH_DAGS)
+
+
+def test_a_running_worker_shows_on_the_dashboard_and_goes_when_it_stops(
+    app_factory: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = app_factory(JOBS_IMMEDIATE=False, JOBS_QUEUE_PATH=str(tmp_path / "jobs.db"), JOBS_HEARTBEAT_SECONDS=1.0)
+    workers = Workers(app, tmp_path)
+    auth = Auth(app, app.test_client())
+    auth("viewer")
+
+    def worker_health() -> str:
+        html = auth.client.get("/admin/").get_data(as_text=True)
+        return html.split('data-testid="worker-health"', 1)[1].split("</div>", 1)[0]
+
+    assert "not running / no heartbeat" in worker_health()
+    try:
+        proc = workers.start()
+        shown = wait_until(lambda: "last heartbeat" in (h := worker_health()) and h, PATIENCE, "the worker's heartbeat")
+        assert "badge-success" in shown and f"(pid {proc.pid}), 0 jobs running" in shown
+    finally:
+        workers.stop_all()
+    assert proc.returncode == 0, workers.log_of(proc)
+    assert "not running / no heartbeat" in worker_health()

@@ -20,7 +20,7 @@ from console.jobs import job_queue
 from console.models import AirflowAction, Job, JobItem
 from console.services import jobs, server_clients
 from console.services.errors import ServiceError
-from tests.conftest import Auth
+from tests.conftest import Auth, wait_until
 from tests.unit.test_tasks_screens import server_id
 
 OPERATOR = "operator@example.com"
@@ -311,3 +311,20 @@ def subprocess_pid_that_ended() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+def test_a_worker_heartbeat_shows_while_fresh_and_goes_when_stale_or_forgotten(
+    app_factory: Callable[..., Flask],
+) -> None:
+    from console.services import job_workers
+
+    app = app_factory(JOBS_HEARTBEAT_SECONDS=0.2)
+    with app.app_context():
+        assert job_workers.latest() is None
+        job_workers.beat("h:1", "h", 1, running=1)
+        fresh = job_workers.latest()
+        assert fresh is not None and fresh["detail"].endswith("from h (pid 1), 1 job running")
+        wait_until(lambda: job_workers.latest() is None, 30, "the heartbeat to go stale", interval=0.1)
+        job_workers.beat("h:1", "h", 1, running=0)
+        job_workers.forget("h:1")
+        assert job_workers.latest() is None

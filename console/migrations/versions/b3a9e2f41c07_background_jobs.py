@@ -1,4 +1,4 @@
-"""Background jobs and their items
+"""Background jobs, their items, and the job workers' heartbeats
 
 Revision ID: b3a9e2f41c07
 Revises: 7d1e0c5a9b3f
@@ -65,7 +65,24 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_job_item_job_id'), ['job_id'], unique=False)
 
 
+    op.create_table(
+        'worker_heartbeat',
+        sa.Column('instance_id', sa.String(length=255), nullable=False),
+        sa.Column('hostname', sa.String(length=255), nullable=False),
+        sa.Column('pid', sa.Integer(), nullable=False),
+        sa.Column('started_at', sa.DateTime(), nullable=False),
+        sa.Column('beat_at', sa.DateTime(), nullable=False),
+        sa.Column('running', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('instance_id'),
+    )
+    with op.batch_alter_table('worker_heartbeat', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_worker_heartbeat_beat_at'), ['beat_at'], unique=False)
+
+
 def downgrade():
+    with op.batch_alter_table('worker_heartbeat', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_worker_heartbeat_beat_at'))
+    op.drop_table('worker_heartbeat')
     with op.batch_alter_table('job_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_item_job_id'))
     op.drop_table('job_item')
