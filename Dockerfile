@@ -1,4 +1,5 @@
-# Production image: gunicorn serving the console. Run the scheduler from the same image
+# Production image: gunicorn serving the console. Run the scheduler (and `python manage.py worker`,
+# the job worker) from the same image
 # with `python manage.py scheduler` as a second container (exactly one leader is elected).
 # The first admin: mount a secret file and set CONSOLE_ADMIN_PASSWORD_FILE (and
 # CONSOLE_ADMIN_EMAIL); `manage.py setup` never prints a password to the container log.

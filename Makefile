@@ -16,7 +16,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 install: $(VENV)/.installed
 
-## run: start the Airflow sandbox, the scheduler and the web console (Ctrl-C stops all)
+## run: start the Airflow sandbox, the scheduler, the job worker and the web console (Ctrl-C stops all)
 run: install
 	./scripts/run.sh
 

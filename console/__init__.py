@@ -41,6 +41,9 @@ def register_extensions(app: Flask) -> None:
     from console.services.log_cache import init_app as init_log_memory
 
     init_log_memory(app)
+    from console.jobs import init_app as init_jobs
+
+    init_jobs(app)
 
 
 def register_security(app: Flask) -> None:

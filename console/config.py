@@ -145,6 +145,17 @@ class DefaultConfig:
     # unless their host name or a CIDR holding their address is listed here, e.g. ["10.20.0.0/16"].
     WEBHOOK_ALLOWED_HOSTS: list[str] = []
 
+    # Background jobs (bulk actions): Huey with its SQLite file in the instance folder, or Redis
+    # when REDIS_URL is set; `manage.py worker` runs them.
+    REDIS_URL: str | None = None
+    JOBS_QUEUE_PATH: str | None = None  # default: <instance>/jobs.db
+    JOBS_IMMEDIATE = False  # run each job inside the request that starts it (tests only)
+    JOBS_WORKERS = 2  # jobs one worker process runs at once (threads)
+    JOBS_MAX_ITEMS = 5000  # DAGs one bulk action may select
+    JOBS_STALE_AFTER_SECONDS = 120  # a running job whose worker is silent this long is resumed
+    JOBS_MAX_ATTEMPTS = 3  # a job resumed this many times ends failed instead
+    JOBS_HEARTBEAT_SECONDS = 10.0  # how often a worker says it is alive (the dashboard shows it)
+
     CONSOLE_BASE_URL = "http://127.0.0.1:5000"
 
 
@@ -242,6 +253,19 @@ def validate_config(config: Mapping[str, Any]) -> None:
     ):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")
+    for key in (
+        "JOBS_WORKERS",
+        "JOBS_MAX_ITEMS",
+        "JOBS_STALE_AFTER_SECONDS",
+        "JOBS_MAX_ATTEMPTS",
+    ):
+        if float(config[key]) < 1:
+            raise ConfigError(f"{key} must be at least 1.")
+    if float(config["JOBS_HEARTBEAT_SECONDS"]) <= 0:
+        raise ConfigError("JOBS_HEARTBEAT_SECONDS must be more than 0.")
+    redis_url = config.get("REDIS_URL")
+    if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("CONSOLE_REDIS_URL must be a redis://, rediss:// or unix:// URL.")
     if not 5 <= int(config["DASHBOARD_REFRESH_SECONDS"]) <= 3600:
         raise ConfigError("DASHBOARD_REFRESH_SECONDS must be between 5 and 3600 (seconds between refreshes).")
     if not 1 <= int(config["DASHBOARD_MAX_RUNS"]) <= 10_000:

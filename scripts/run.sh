@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: first-run setup, then the Airflow sandbox, the scheduler and the web console.
+# `make run`: first-run setup, then the Airflow sandbox, the scheduler, the job worker and the web console.
 # Ctrl-C stops everything this script started (a sandbox that was already running is left alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +35,8 @@ trap cleanup INT TERM EXIT
 ( $BIN/python manage.py airflow-sandbox start --register && $BIN/python manage.py seed-demo ) &
 children+=($!)
 $BIN/python manage.py scheduler &
+children+=($!)
+$BIN/python manage.py worker &
 children+=($!)
 $BIN/gunicorn --workers 2 --threads 4 --graceful-timeout 5 --bind "127.0.0.1:$PORT" --access-logfile - "console:create_app()" &
 children+=($!)

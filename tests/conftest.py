@@ -86,6 +86,9 @@ def base_config(database_url: str, **overrides: Any) -> dict[str, Any]:
         "SCHEDULER_POLL_SECONDS": 0.5,
         # Retries still happen; the tests do not wait between them.
         "AIRFLOW_RETRY_BACKOFF_SECONDS": 0.0,
+        # A bulk action's job runs inside the request that starts it; the worker tests turn
+        # this off and run `manage.py worker` for real.
+        "JOBS_IMMEDIATE": True,
     }
     config.update(overrides)
     return config

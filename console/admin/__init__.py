@@ -36,12 +36,14 @@ def init_admin(app: Flask) -> Admin:
 
 
 def _screens() -> list:
-    """The Airflow and task screens, in menu order."""
+    """The Airflow, task and job screens, in menu order."""
     from console.admin.dags import DagsView
+    from console.admin.jobs import JobsView
     from console.admin.tasks import TasksView
     from console.models import Task
 
     return [
         DagsView(name="DAGs", endpoint="dags", url="/admin/dags"),
         TasksView(Task, db, name="Tasks", endpoint="tasks"),
+        JobsView(name="Jobs", endpoint="jobs", url="/admin/jobs"),
     ]

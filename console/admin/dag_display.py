@@ -14,22 +14,27 @@ def badge(state: str | None) -> str:
     return f"state-{state or 'none'}"
 
 
+def _aware(value: datetime) -> datetime:
+    """Airflow's times are aware; the console's own columns are naive UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def when(value: datetime | None) -> str:
     """``2026-11-25 17:49:26 UTC``, or an em dash."""
     if value is None:
         return "\u2014"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _aware(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def iso(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(UTC).isoformat()
+    return "" if value is None else _aware(value).astimezone(UTC).isoformat()
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     """``3 min ago`` / ``in 2 h``: a rough distance to now, for a glance."""
     if value is None:
         return ""
-    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    seconds = ((now or datetime.now(UTC)) - _aware(value)).total_seconds()
     future, seconds = seconds < 0, abs(seconds)
     for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
         if seconds >= size:

@@ -23,8 +23,9 @@ from console.admin import dag_display
 from console.admin.base import SecureBaseView
 from console.admin.dag_tabs import DAG, DagTabsMixin
 from console.airflow.ids import MAX_ID_LENGTH, is_airflow_key, is_run_id
+from console.jobs import job_queue
 from console.security.redirects import is_same_site_path
-from console.services import dag_actions, dags, logs
+from console.services import dag_actions, dags, jobs, logs
 from console.services.dag_query import PER_PAGE_CHOICES, DagQuery
 from console.services.errors import ServiceError
 from console.services.server_clients import UnknownServer
@@ -177,21 +178,14 @@ class DagsView(DagTabsMixin, SecureBaseView):
 
     @expose("/bulk", methods=("POST",))
     def bulk(self) -> Any:
-        keys = request.form.getlist("dag")
-        action = request.form.get("action", "")
-        if not keys:
-            flash("Select at least one DAG first.", "warning")
-        else:
-            try:
-                report = dag_actions.bulk(current_user.email, action, keys)
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                if report.done:
-                    flash(f"{action.capitalize()}: {', '.join(report.done)}.", "success")
-                for failure in report.failures:
-                    flash(failure, "error")
-        return redirect(self._back())
+        """Start a background job doing the action to the selected DAGs; on to its page."""
+        try:
+            job = jobs.create_bulk_job(current_user.email, request.form.get("action", ""), request.form.getlist("dag"))
+        except ServiceError as exc:
+            flash(str(exc), "error")
+            return redirect(self._back())
+        job_queue().submit(job.id)
+        return redirect(url_for("jobs.detail", job_id=job.id))
 
     @expose(DAG + "/paused", methods=("POST",))
     def set_paused(self, server_id: int, dag_id: str) -> Any:

@@ -12,8 +12,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
-    from console.cli import sandbox, scheduler
+    from console.cli import sandbox, scheduler, worker
 
-    for module in (sandbox, scheduler):
+    for module in (sandbox, scheduler, worker):
         for command in module.commands:
             app.cli.add_command(command)

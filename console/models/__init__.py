@@ -8,9 +8,10 @@ import sqlalchemy as sa
 
 from console import versioning  # noqa: F401  (must precede the models)
 from console.models.audit import AirflowAction, LoginAttempt, Transaction
+from console.models.job import Job, JobItem, WorkerHeartbeat
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
 from console.models.server import AirflowServer
-from console.models.states import DagRunState, FireState, TaskInstanceState
+from console.models.states import DagRunState, FireState, JobItemState, JobState, TaskInstanceState
 from console.models.task import MISFIRE_POLICIES, AlertDelivery, Task, TaskRun
 from console.models.user import Role, User, roles_users
 
@@ -23,6 +24,10 @@ __all__ = [
     "AlertDelivery",
     "DagRunState",
     "FireState",
+    "Job",
+    "JobItem",
+    "JobItemState",
+    "JobState",
     "LoginAttempt",
     "Role",
     "SchedulerHeartbeat",
@@ -32,5 +37,6 @@ __all__ = [
     "TaskRun",
     "Transaction",
     "User",
+    "WorkerHeartbeat",
     "roles_users",
 ]

@@ -91,3 +91,27 @@ class FireState(StrEnum):
 
     #: The outcome of the DAG run a fire triggered (a missed fire never ran: it has none).
     FINAL = nonmember(frozenset({SUCCESS, FAILED}))
+
+
+class JobState(StrEnum):
+    """A background job's state (``Job.state``): queued -> running -> one of ``FINAL``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PARTIALLY_FAILED = "partially_failed"
+
+    FINAL = nonmember(frozenset({SUCCEEDED, FAILED, CANCELLED, PARTIALLY_FAILED}))
+
+
+class JobItemState(StrEnum):
+    """One item of a job (``JobItem.state``): pending until it is done, then its outcome."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    FINAL = nonmember(frozenset({SUCCEEDED, FAILED, CANCELLED}))

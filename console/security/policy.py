@@ -72,6 +72,11 @@ POLICY: dict[str, str] = {
     "dags.log": VIEWER,
     "dags.log_lines": VIEWER,
     "dags.log_download": VIEWER,
+    # Background jobs: everyone who reads may follow them; operators may cancel any job.
+    "jobs.index": VIEWER,
+    "jobs.detail": VIEWER,
+    "jobs.progress": VIEWER,
+    "jobs.cancel": OPERATOR,
 }
 
 # Flask-Admin actions (list-view bulk actions), keyed "<view endpoint>:<action name>".

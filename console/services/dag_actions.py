@@ -15,11 +15,10 @@ server's lists).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from console.airflow.errors import AirflowError
+from console.airflow.errors import AirflowConflict, AirflowError
 from console.extensions import db
 from console.models.states import DagRunState, TaskInstanceState
 from console.services.audit import record_airflow_action
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 MARKABLE_RUN_STATES = (DagRunState.SUCCESS, DagRunState.FAILED)
 MARKABLE_TASK_STATES = (TaskInstanceState.SUCCESS, TaskInstanceState.FAILED)
-BULK_ACTIONS = ("pause", "unpause", "trigger")
 
 
 class DagActionError(ServiceError):
@@ -46,11 +44,23 @@ class DagActionError(ServiceError):
         self.bad_request = exc.status in (400, 422)
 
 
+#: Called with the run id (when there is one) and the error (None: done) just before the audit
+#: row is committed, so that what the caller records about the action is in the same commit.
+Outcome = Callable[[str | None, str | None], None]
+
+
 def record_action(
-    actor: str, action: str, *, server: str, dag_id: str, run_id: str | None = None, **detail: Any
+    actor: str,
+    action: str,
+    *,
+    server: str,
+    dag_id: str,
+    run_id: str | None = None,
+    before_commit: Outcome | None = None,
+    **detail: Any,
 ) -> None:
     """Record one state-changing action by ``actor`` (refusals too) in the audit table and the
-    ``console.audit`` log, and commit it."""
+    ``console.audit`` log, and commit it (with what ``before_commit`` adds)."""
     outcome = detail.pop("outcome", "done")
     error = detail.pop("error", None) if outcome != "done" else None
     record_airflow_action(
@@ -63,6 +73,8 @@ def record_action(
         detail=detail,
         error=(error or "refused by Airflow") if outcome != "done" else None,
     )
+    if before_commit is not None:
+        before_commit(run_id, (error or "refused by Airflow") if outcome != "done" else None)
     db.session.commit()
 
 
@@ -74,28 +86,52 @@ def _perform(
     call: Callable[[AirflowClient], R],
     *,
     run_id: str | None = None,
+    before_commit: Outcome | None = None,
+    job_id: int | None = None,
     **detail: Any,
 ) -> R:
     """Run ``call`` against the server, audit the outcome (refusals too) and drop the cached reads
-    of the DAG and its server's lists."""
+    of the DAG and its server's lists.
+
+    ``job_id``: the background job this action is an item of (kept in the audit detail)."""
+    if job_id is not None:
+        detail["job"] = job_id
     try:
         result = call(server.client)
     except AirflowError as exc:
+        detail.update(outcome="refused", error=str(exc))
         record_action(
-            actor, action, server=server.name, dag_id=dag_id, run_id=run_id, outcome="refused", error=str(exc), **detail
+            actor, action, server=server.name, dag_id=dag_id, run_id=run_id, before_commit=before_commit, **detail
         )
         raise DagActionError(exc) from None
     finally:
         invalidate(server.id, dag_id)
     run_id = run_id or getattr(result, "run_id", None)
-    record_action(actor, action, server=server.name, dag_id=dag_id, run_id=run_id, outcome="done", **detail)
+    detail.update(outcome="done")
+    record_action(
+        actor, action, server=server.name, dag_id=dag_id, run_id=run_id, before_commit=before_commit, **detail
+    )
     return result
 
 
-def set_paused(actor: str, server_id: int, dag_id: str, paused: bool) -> Dag:
+def set_paused(
+    actor: str,
+    server_id: int,
+    dag_id: str,
+    paused: bool,
+    *,
+    job_id: int | None = None,
+    before_commit: Outcome | None = None,
+) -> Dag:
+    """Pause or unpause. A background job passes its ``job_id`` and a ``before_commit`` that
+    records the item's outcome in the audit row's commit (so for trigger and clear too)."""
     server = resolve_server(server_id)
     action = "pause" if paused else "unpause"
-    return _perform(actor, action, server, dag_id, lambda c: c.set_paused(dag_id, paused))
+
+    def call(client: AirflowClient) -> Dag:
+        return client.set_paused(dag_id, paused)
+
+    return _perform(actor, action, server, dag_id, call, job_id=job_id, before_commit=before_commit)
 
 
 def trigger(
@@ -106,23 +142,51 @@ def trigger(
     conf: dict[str, Any] | None = None,
     logical_date: datetime | None = None,
     note: str | None = None,
+    run_id: str | None = None,
+    job_id: int | None = None,
+    before_commit: Outcome | None = None,
 ) -> DagRun:
     """Create a manual run; Airflow's refusal (e.g. invalid params) raises :class:`DagActionError`
-    with ``bad_request`` set."""
+    with ``bad_request`` set.
+
+    With a ``run_id`` that already exists the run is taken as this trigger's own (a background
+    job retrying a trigger whose answer it never recorded) and returned, not refused.
+    """
     server = resolve_server(server_id)
+
+    def call(client: AirflowClient) -> DagRun:
+        try:
+            return client.trigger_dag_run(
+                dag_id, run_id=run_id, conf=conf, logical_date=logical_date, note=note or None
+            )
+        except AirflowConflict:
+            if run_id is None:
+                raise
+            return client.get_dag_run(dag_id, run_id)
+
     return _perform(
         actor,
         "trigger",
         server,
         dag_id,
-        lambda c: c.trigger_dag_run(dag_id, conf=conf, logical_date=logical_date, note=note or None),
+        call,
         conf=conf,
         logical_date=logical_date.isoformat() if logical_date else None,
+        job_id=job_id,
+        before_commit=before_commit,
     )
 
 
 def clear(
-    actor: str, server_id: int, dag_id: str, run_id: str, *, task_id: str | None = None, only_failed: bool = False
+    actor: str,
+    server_id: int,
+    dag_id: str,
+    run_id: str,
+    *,
+    task_id: str | None = None,
+    only_failed: bool = False,
+    job_id: int | None = None,
+    before_commit: Outcome | None = None,
 ) -> list[TaskInstance]:
     """Clear one task (``task_id``) or the whole run (only its failed tasks with ``only_failed``);
     the cleared tasks run again."""
@@ -138,7 +202,22 @@ def clear(
         ),
         run_id=run_id,
         scope=scope,
+        job_id=job_id,
+        before_commit=before_commit,
     )
+
+
+def latest_run_id(server_id: int, dag_id: str) -> str:
+    """The run id of the DAG's latest run (by ``run_after``), for "Clear latest run";
+    :class:`ServiceError` when it never ran or Airflow cannot say."""
+    server = resolve_server(server_id)
+    try:
+        runs = server.client.list_dag_runs(dag_id, limit=1, order_by="-run_after")
+    except AirflowError as exc:
+        raise DagActionError(exc) from None
+    if not runs:
+        raise ServiceError(f"DAG {dag_id!r} on {server.name!r} has no run to clear.")
+    return runs[0].run_id
 
 
 def mark_run(actor: str, server_id: int, dag_id: str, run_id: str, state: str) -> DagRun:
@@ -172,31 +251,3 @@ def mark_task(
         task_id=task_id,
         map_index=map_index,
     )
-
-
-@dataclass
-class BulkReport:
-    done: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-
-
-def bulk(actor: str, action: str, keys: list[str]) -> BulkReport:
-    """Apply ``action`` to each ``"<server id>:<dag id>"`` of ``keys``; one failure never stops the rest."""
-    if action not in BULK_ACTIONS:
-        raise ServiceError(f"Unknown bulk action {action!r}.")
-    report = BulkReport()
-    for key in dict.fromkeys(keys):
-        sid, _, dag_id = key.partition(":")
-        if not sid.isdigit() or not dag_id:
-            report.failures.append(f"{key!r} does not name a DAG")
-            continue
-        try:
-            if action == "trigger":
-                trigger(actor, int(sid), dag_id)
-            else:
-                set_paused(actor, int(sid), dag_id, action == "pause")
-        except ServiceError as exc:
-            report.failures.append(str(exc))
-        else:
-            report.done.append(dag_id)
-    return report

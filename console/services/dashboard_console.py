@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from console.extensions import db
 from console.models import FireState, Task, TaskRun
-from console.services import cron
+from console.services import cron, job_workers
 
 #: "Due soon" means within this long.
 DUE_WITHIN = timedelta(hours=1)
@@ -39,9 +39,8 @@ class ConsoleSide:
 
 def worker_heartbeat() -> dict[str, Any] | None:
     """The job worker's latest heartbeat (``{"beat_at": ..., "detail": ...}``), or ``None`` when
-    there is none.  The worker does not record one yet: this returns ``None`` until it does, and
-    the page shows "not running / no heartbeat"."""
-    return None
+    no worker has beaten lately (the page shows "not running / no heartbeat")."""
+    return job_workers.latest()
 
 
 def _failing_task_ids() -> set[int]:

@@ -102,7 +102,7 @@ def test_each_screen_action_is_one_audit_row_naming_the_operator(
 
 
 @pytest.mark.parametrize("action", ["trigger", "pause"])
-def test_a_bulk_action_is_one_audit_row_per_dag(
+def test_a_bulk_action_is_one_audit_row_per_dag_between_the_jobs_start_and_end(
     app: Flask, login_as: Auth, monkeypatch: pytest.MonkeyPatch, action: str
 ) -> None:
     sid = server_id(app)
@@ -111,9 +111,14 @@ def test_a_bulk_action_is_one_audit_row_per_dag(
     response = post_to_fake(login_as, monkeypatch, FakeAirflow(), "/admin/dags/bulk", {"action": action, "dag": keys})
     assert response.status_code == 302
     run_ids = ["manual__example_quick", "manual__example_multi"] if action == "trigger" else [None, None]
+    job = [(OPERATOR, OPERATOR, f"bulk {action} {event}", None, None, True) for event in ("started", "finished")]
     assert audit_rows(app) == [
-        (OPERATOR, OPERATOR, action, dag, run_id, True)
-        for dag, run_id in zip(["example_quick", "example_multi"], run_ids, strict=True)
+        job[0],
+        *(
+            (OPERATOR, OPERATOR, action, dag, run_id, True)
+            for dag, run_id in zip(["example_quick", "example_multi"], run_ids, strict=True)
+        ),
+        job[1],
     ]
 
 

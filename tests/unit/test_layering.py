@@ -112,6 +112,7 @@ def test_no_import_cycles_between_modules() -> None:
         "console.services",
         "console.scheduler",
         "console.admin",
+        "console.jobs",
         "console.cli",
         "console",
     ],
