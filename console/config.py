@@ -147,7 +147,6 @@ class DefaultConfig:
 
     # Background jobs (bulk actions): Huey with its SQLite file in the instance folder, or Redis
     # when REDIS_URL is set; `manage.py worker` runs them.
-    REDIS_URL: str | None = None
     JOBS_QUEUE_PATH: str | None = None  # default: <instance>/jobs.db
     JOBS_IMMEDIATE = False  # run each job inside the request that starts it (tests only)
     JOBS_WORKERS = 2  # jobs one worker process runs at once (threads)
