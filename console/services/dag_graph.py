@@ -21,7 +21,8 @@ from console.services.dag_tabs import TabPage, read_into
 from console.services.server_clients import resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import AirflowClient, DagRun, DagTask, TaskInstance
+    from console.airflow.client import DagRun, DagTask, TaskInstance
+    from console.services.dag_reads import DagReads
 
 #: How many recent runs the run selector offers.
 RECENT_RUNS = 25
@@ -68,20 +69,20 @@ def load_graph(server_id: int, dag_id: str, run_id: str | None) -> GraphPage:
     """The graph of ``dag_id`` coloured by run ``run_id`` (default: the newest)."""
     page = GraphPage(resolve_server(server_id), dag_id)
 
-    def read(client: AirflowClient) -> None:
-        page.dag = client.get_dag_details(dag_id)
-        tasks = client.dag_tasks(dag_id)
-        page.runs = client.list_dag_runs(dag_id, limit=RECENT_RUNS)
+    def read(reads: DagReads) -> None:
+        page.dag = reads.details()
+        tasks = reads.tasks()
+        page.runs = reads.runs(RECENT_RUNS)
         page.selected = next((r for r in page.runs if r.run_id == run_id), None) if run_id else None
         if run_id and page.selected is None:
             try:
-                page.selected = client.get_dag_run(dag_id, run_id)
+                page.selected = reads.run(run_id)
             except AirflowNotFound:
                 page.unknown_run = run_id
         page.selected = page.selected or (page.runs[0] if page.runs else None)
         instances: list[TaskInstance] = []
         if page.selected is not None:
-            instances, _ = client.task_instances_of_runs(dag_id, [page.selected.run_id], max_items=MAX_TASK_INSTANCES)
+            instances, _ = reads.task_instances_of_runs([page.selected.run_id], max_items=MAX_TASK_INSTANCES)
         page.graph = build_graph(tasks, instances)
 
     return read_into(page, read)

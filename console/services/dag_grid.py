@@ -19,7 +19,8 @@ from console.services.dag_tabs import TabPage, read_into
 from console.services.server_clients import resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import AirflowClient, DagRun, DagTask, TaskInstance
+    from console.airflow.client import DagRun, DagTask, TaskInstance
+    from console.services.dag_reads import DagReads
 
 #: How many runs the grid can show (``?runs=``); the first is the default.
 RUN_CHOICES = (25, 50, 100)
@@ -130,15 +131,15 @@ def load_grid(server_id: int, dag_id: str, requested: int) -> GridPage:
     ``not_found`` when Airflow has no such DAG, ``failure`` when it cannot answer."""
     page = GridPage(resolve_server(server_id), dag_id, requested=requested)
 
-    def read(client: AirflowClient) -> None:
-        page.dag = client.get_dag_details(dag_id)
-        tasks = client.dag_tasks(dag_id)
+    def read(reads: DagReads) -> None:
+        page.dag = reads.details()
+        tasks = reads.tasks()
         wanted = runs_for(requested, len(tasks))
-        newest = client.list_dag_runs(dag_id, limit=wanted)
+        newest = reads.runs(wanted)
         page.runs_limited = wanted < requested and len(newest) == wanted
         page.runs = list(reversed(newest))
-        instances, page.truncated = client.task_instances_of_runs(
-            dag_id, [r.run_id for r in newest], max_items=MAX_TASK_INSTANCES
+        instances, page.truncated = reads.task_instances_of_runs(
+            [r.run_id for r in newest], max_items=MAX_TASK_INSTANCES
         )
         page.rows = build_grid(tasks, page.runs, instances)
 

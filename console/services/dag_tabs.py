@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, TypeVar
 from console.airflow.dag_views import RunFilter
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.models.states import DagRunState, DagRunType
+from console.services.dag_reads import DagReads
 from console.services.server_clients import ServerFailure, resolve_server
 
 if TYPE_CHECKING:
-    from console.airflow.client import AirflowClient, DagDetails, DagRun, DagSource
+    from console.airflow.client import DagDetails, DagRun, DagSource
     from console.services.server_clients import ServerHandle
 
 #: Runs per page of the runs tab.
@@ -109,11 +110,11 @@ class TabPage:
 Page = TypeVar("Page", bound=TabPage)
 
 
-def read_into(page: Page, read: Callable[[AirflowClient], None]) -> Page:
-    """``read(client)`` fills ``page``; a DAG Airflow does not have sets ``not_found`` (when
+def read_into(page: Page, read: Callable[[DagReads], None]) -> Page:
+    """``read(reads)`` fills ``page`` from the DAG's cached reads; a DAG Airflow does not have sets ``not_found`` (when
     the details were not read), any other failure ``failure``, kept next to what was read."""
     try:
-        read(page.server.client)
+        read(DagReads(page.server.id, page.server.client, page.dag_id))
     except AirflowNotFound:
         page.not_found = page.dag is None
     except AirflowError as exc:
@@ -141,9 +142,9 @@ class RunsPage(TabPage):
 def load_code(server_id: int, dag_id: str) -> CodePage:
     page = CodePage(resolve_server(server_id), dag_id)
 
-    def read(client: AirflowClient) -> None:
-        page.dag = client.get_dag_details(dag_id)
-        page.source = client.dag_source(dag_id)
+    def read(reads: DagReads) -> None:
+        page.dag = reads.details()
+        page.source = reads.source()
 
     return read_into(page, read)
 
@@ -154,11 +155,11 @@ def load_runs(server_id: int, dag_id: str, args: Mapping[str, str]) -> RunsPage:
     query, errors = RunQuery.from_args(args)
     page = RunsPage(resolve_server(server_id), dag_id, query=query, errors=errors)
 
-    def read(client: AirflowClient) -> None:
-        page.dag = client.get_dag_details(dag_id)
+    def read(reads: DagReads) -> None:
+        page.dag = reads.details()
         if not errors:
             offset = (query.page - 1) * RUNS_PER_PAGE
-            found = client.dag_runs_page(dag_id, query.run_filter(), limit=RUNS_PER_PAGE, offset=offset)
+            found = reads.runs_page(query.run_filter(), limit=RUNS_PER_PAGE, offset=offset)
             page.runs, page.total = found.runs, found.total
 
     return read_into(page, read)
