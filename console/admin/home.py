@@ -17,9 +17,11 @@ FRAGMENT = "admin/_dashboard_board.html"
 
 
 def _link(target: dict[str, Any]) -> str:
-    """The list behind a chart element: a DAG's page, or the DAG list filtered by last-run state."""
+    """The list behind a chart element: a DAG's runs (of a state, for the failing DAGs), or the DAG
+    list filtered by last-run state."""
     if "dag_id" in target:
-        return url_for("dags.detail", server_id=target["server_id"], dag_id=target["dag_id"])
+        state = {"state": target["state"]} if target.get("state") else {}
+        return url_for("dags.run_list", server_id=target["server_id"], dag_id=target["dag_id"], **state)
     return url_for("dags.index", state=target.get("state", ""))
 
 

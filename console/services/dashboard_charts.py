@@ -99,7 +99,9 @@ def _dag_label(server_name: str, dag_id: str, several: bool) -> str:
     return f"{dag_id} ({server_name})" if several else dag_id
 
 
-def _dag_bars(ranked: list[tuple[tuple[int, str, str], float]], label: str, css: str, several: bool) -> dict[str, Any]:
+def _dag_bars(
+    ranked: list[tuple[tuple[int, str, str], float]], label: str, css: str, several: bool, state: str = ""
+) -> dict[str, Any]:
     return {
         "type": "bar",
         "horizontal": True,
@@ -109,7 +111,9 @@ def _dag_bars(ranked: list[tuple[tuple[int, str, str], float]], label: str, css:
                 "label": label,
                 "class": css,
                 "data": [value for _key, value in ranked],
-                "targets": [{"server_id": sid, "dag_id": dag_id} for (sid, _name, dag_id), _v in ranked],
+                "targets": [
+                    {"server_id": sid, "dag_id": dag_id, "state": state} for (sid, _name, dag_id), _v in ranked
+                ],
             }
         ],
     }
@@ -131,7 +135,7 @@ def most_failing(runs: list[Run], several: bool) -> dict[str, Any]:
         (sid, name, run.dag_id) for sid, name, run in runs if run.state == DagRunState.FAILED
     )
     ranked = sorted(((key, float(count)) for key, count in failed.items()), key=lambda kv: (-kv[1], kv[0]))
-    return _dag_bars(ranked[:TOP], "failed runs", "state-failed", several)
+    return _dag_bars(ranked[:TOP], "failed runs", "state-failed", several, state=DagRunState.FAILED)
 
 
 def build(runs: list[Run], now: datetime) -> dict[str, dict[str, Any]]:

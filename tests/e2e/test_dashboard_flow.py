@@ -97,7 +97,7 @@ def test_the_dashboard_draws_its_charts_and_refreshes_on_a_desktop(
     assert charts_drawn(page) == list(CHARTS)  # redrawn after the refresh
     screenshot(page, "dashboard_desktop")
 
-    # a bar of the "most failing" chart leads to that DAG's page
+    # a bar of the "most failing" chart leads to that DAG's failed runs
     centre = page.evaluate(
         """() => {
              const canvas = document.querySelector('[data-testid=chart-most_failing]');
@@ -108,7 +108,7 @@ def test_the_dashboard_draws_its_charts_and_refreshes_on_a_desktop(
            }"""
     )
     page.mouse.click(centre["x"], centre["y"])
-    page.wait_for_url("**/admin/dags/**")
+    page.wait_for_url("**/runs/?state=failed")
     assert page.locator("[data-testid=dag-title]").count() == 1
     page.context.close()
 

@@ -181,7 +181,9 @@ def test_fake_airflow_dashboard_counts_and_aggregates(dashboard_app) -> None:
     assert set(drawn) == {"per_hour", "per_day", "success_rate", "slowest", "most_failing"}
     assert sum(sum(d["data"]) for d in drawn["per_day"]["datasets"]) == 200
     assert drawn["per_hour"]["datasets"][1]["link"] == "/admin/dags/?state=failed"
-    assert drawn["most_failing"]["datasets"][0]["links"][0].startswith("/admin/dags/")
+    failing_link = drawn["most_failing"]["datasets"][0]["links"][0]
+    assert failing_link.startswith("/admin/dags/") and failing_link.endswith("/runs/?state=failed")
+    assert drawn["slowest"]["datasets"][0]["links"][0].endswith("/runs/")
     assert "broken.py" in html and "SyntaxError: &lt;oops&gt;" in html
     assert "/logs/2" in html  # a recent failure links to its log
 
@@ -264,7 +266,7 @@ def test_slowest_dags_rank_by_p95_and_most_failing_by_failed_runs() -> None:
     assert slowest["labels"] == ["slow", "fast"] and slowest["datasets"][0]["data"] == [300.0, 10.0]
     failing = dashboard_charts.most_failing(runs, several=True)
     assert failing["labels"] == ["slow (af)"] and failing["datasets"][0]["targets"] == [
-        {"server_id": 1, "dag_id": "slow"}
+        {"server_id": 1, "dag_id": "slow", "state": "failed"}
     ]
 
 
