@@ -53,6 +53,7 @@ def views_rows(result: dict[str, Any], calls: dict[int, dict[str, int]]) -> list
                 " / ".join("-" if n is None else str(n) for n in per_size) + f" {same}",
                 f"{load['rps']:.0f}",
                 f"{load.get('p95_ms', float('nan')):.0f}",
+                str(load.get("airflow_calls", "-")),
             ]
         )
     return rows
@@ -68,6 +69,7 @@ HEADER = [
     "calls @100 / @1000",
     "req/s (32 clients)",
     "p95 under load ms",
+    "Airflow calls under load",
 ]
 
 

@@ -11,7 +11,8 @@
    ``/auth/token``, added up per view (:data:`AIRFLOW_VIEWS`);
 3. Airflow calls per cold console view, counted by a reverse proxy between the console and
    Airflow (:mod:`bench.proxy`); the token request is listed apart;
-4. requests per second and p95 with 32 clients in another process (:mod:`bench.load`).
+4. requests per second and p95 with 32 clients in another process (:mod:`bench.load`), still
+   through the proxy, which counts the Airflow calls the load caused.
 
 Writes ``bench/results/views-<N>.json``; the printed table shows the call counts of the other
 DAG count too when its file exists.
@@ -210,13 +211,17 @@ def count_calls(console: ConsoleHttp, redis: Redis, proxy: CountingProxy) -> dic
     return out
 
 
-def measure_load(url: str, cookie: str, clients: int, seconds: float) -> dict[str, Any]:
+def measure_load(url: str, cookie: str, clients: int, seconds: float, proxy: CountingProxy) -> dict[str, Any]:
+    """Each view under load from a process of its own, with the Airflow calls it caused (the
+    cache's misses: entries expire during the run)."""
     out = {}
     for view, path in CONSOLE_VIEWS.items():
         argv = [sys.executable, "-m", "bench.load", url, path, "--cookie", cookie]
         argv += ["--clients", str(clients), "--seconds", str(seconds)]
+        proxy.take()
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
         out[view] = json.loads(done.stdout.strip().splitlines()[-1])
+        out[view]["airflow_calls"] = sum(n for k, n in proxy.take().items() if k != TOKEN_CALL)
         print(f"  {view}: {out[view]}")
     return out
 
@@ -242,9 +247,8 @@ def run(dags: int, port: int, repeat: int, clients: int, seconds: float, keep: b
                 print("Airflow calls per cold view (through the counting proxy):")
                 point_at(proxy.url)
                 calls = count_calls(console, redis, proxy)
-                point_at(airflow_url)
                 print(f"Load: {clients} clients for {seconds:.0f} s per view, from another process:")
-                load = measure_load(web.url, console.cookie_header, clients, seconds)
+                load = measure_load(web.url, console.cookie_header, clients, seconds, proxy)
     finally:
         if not was_running and not keep:
             seed.stop(port)

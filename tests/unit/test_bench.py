@@ -46,7 +46,7 @@ def result(dags: int, calls: int, warm_p95: float = 5.0) -> dict:
         "warm_ratio_p95": round(warm_p95 / 50.0, 2),
         "cold_ratio_p95": 1.4,
         "calls": calls,
-        "load": {"rps": 200.0, "p95_ms": 180.0},
+        "load": {"rps": 200.0, "p95_ms": 180.0, "airflow_calls": 14},
     }
     return {"dags": dags, "views": {"home": view}}
 
@@ -55,7 +55,8 @@ def test_the_table_marks_targets_and_compares_call_counts_of_both_sizes(tmp_path
     write_views(result(100, 7), tmp_path)
     current = result(1000, 7, warm_p95=20.0)
     rows = views_rows(current, calls_by_size(current, tmp_path))
-    assert rows == [["home", "40 / 50", "60 / 70", "1.40x ok", "4.0 / 20.0", "0.40x MISS", "7 / 7 ok", "200", "180"]]
+    expected = ["home", "40 / 50", "60 / 70", "1.40x ok", "4.0 / 20.0", "0.40x MISS", "7 / 7 ok", "200", "180", "14"]
+    assert rows == [expected]
 
 
 def test_calls_that_grow_with_the_dags_are_a_miss(tmp_path: Path) -> None:
