@@ -1,7 +1,8 @@
-"""``python -m bench [views|seed|stop-sandbox|dags|scheduler|all] [options]`` (``make bench``: all).
+"""``python -m bench [views|profile|seed|stop-sandbox|dags|scheduler|all] [options]`` (``make bench``: all).
 
 ``views``: the DAG list and home page through gunicorn next to Airflow's own UI endpoints, on
 the benchmark sandbox with generated DAGs (``bench/views_bench.py``; e.g. ``--dags 100``).
+``profile``: cProfile of those two views, warm and cold, in-process (``--dags 100``).
 ``seed``: only prepare that sandbox (``--dags N``); ``stop-sandbox``: stop it.
 ``dags``: the DAG detail and log pages next to Airflow's API (``bench/dags_bench.py``).
 ``scheduler``: 1,000 tasks due in the same minute (``bench/scheduler_bench.py``; its options
@@ -11,7 +12,7 @@ follow, e.g. ``--tasks 200``).  ``all`` runs views (1,000 DAGs), dags and schedu
 import argparse
 import sys
 
-CHOICES = ("views", "seed", "stop-sandbox", "dags", "scheduler", "all")
+CHOICES = ("views", "profile", "seed", "stop-sandbox", "dags", "scheduler", "all")
 
 
 def seed_main(rest: list[str]) -> int:
@@ -34,6 +35,10 @@ def run(which: str, rest: list[str]) -> int:
 
         seed.stop(int(rest[0]) if rest else seed.DEFAULT_PORT)
         return 0
+    if which == "profile":
+        from bench import profile_views
+
+        return profile_views.main(rest)
     if which in ("views", "all"):
         from bench import views_bench
 
