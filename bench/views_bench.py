@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench views", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dags", type=int, default=1000, help="generated DAGs in the bench sandbox (default 1000)")
     parser.add_argument("--port", type=int, default=seed.DEFAULT_PORT, help="the bench sandbox's port")
-    parser.add_argument("--repeat", type=int, default=30, help="requests per measurement (default 30)")
+    parser.add_argument("--repeat", type=int, default=50, help="requests per measurement (default 50)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients of the load test")
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds of load per view")
     parser.add_argument("--keep-sandbox", action="store_true", help="leave a sandbox this run started running")
