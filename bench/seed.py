@@ -7,7 +7,8 @@ sandbox lives in ``.sandbox-bench/`` (DAG files in ``.sandbox-bench/dags``, Airf
 * DAG files: ``bench_0000.py`` ... one DAG each, two tasks, two of seven tags, paused and
   unscheduled (they never run: the runs are history).  Files past N are removed.
 * Runs: written straight into the sandbox's SQLite metadata database (``dag_run`` rows, run ids
-  ``seed__00`` ...), spread over the last 7 days, about 1 in 8 failed, the rest successful.
+  ``seed__00`` ...), spread over the last 7 days, about 1 in 8 failed, the rest successful,
+  each with its two task instances (a failed run's ``load`` failed).
   Through Airflow's REST API, 20,000 triggers take 20,000 / ~30 per second = 11 minutes and
   leave queued runs behind; one SQL transaction takes about a second.
 * The sandbox parses the files once: ``MIN_FILE_PROCESS_INTERVAL`` an hour (new files are still
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -175,6 +177,59 @@ def seed_runs(database: Path, count: int) -> int:
         con.close()
 
 
+TASKS = ("extract", "load")
+
+
+def seed_task_instances(database: Path) -> int:
+    """Two task instances (``extract``, ``load``) for every seeded run that has none; a failed
+    run's ``load`` failed.  Returns how many were added."""
+    con = sqlite3.connect(database, timeout=60)
+    try:
+        columns = {row[1] for row in con.execute("PRAGMA table_info(task_instance)")}
+        runs = con.execute(
+            "SELECT r.dag_id, r.run_id, r.state, r.start_date, r.end_date, r.created_dag_version_id FROM dag_run r "
+            "WHERE r.run_id LIKE 'seed__%' AND NOT EXISTS "
+            "(SELECT 1 FROM task_instance t WHERE t.dag_id = r.dag_id AND t.run_id = r.run_id)"
+        ).fetchall()
+        rows = []
+        for did, rid, state, start, end, version in runs:
+            for task in TASKS:
+                values = {
+                    "id": uuid.uuid4().hex,
+                    "task_id": task,
+                    "dag_id": did,
+                    "run_id": rid,
+                    "map_index": -1,
+                    "start_date": start,
+                    "end_date": end,
+                    "duration": 1.0,
+                    "state": "failed" if state == "failed" and task == "load" else "success",
+                    "try_number": 1,
+                    "max_tries": 0,
+                    "hostname": "bench",
+                    "pool": "default_pool",
+                    "pool_slots": 1,
+                    "queue": "default",
+                    "priority_weight": 1,
+                    "operator": "EmptyOperator",
+                    "queued_dttm": start,
+                    "updated_at": end,
+                    "span_status": "not_started",
+                    "dag_version_id": version,
+                }
+                rows.append({k: v for k, v in values.items() if k in columns})
+        if rows:
+            names = list(rows[0])
+            con.executemany(
+                f"INSERT INTO task_instance ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [tuple(r[n] for n in names) for r in rows],
+            )
+            con.commit()
+        return len(rows)
+    finally:
+        con.close()
+
+
 def ensure(count: int, port: int = DEFAULT_PORT, timeout: float = 1800) -> Any:
     """The bench sandbox running with ``count`` DAGs and their seeded runs; returns its status."""
     from bench.http import AirflowHttp
@@ -191,7 +246,11 @@ def ensure(count: int, port: int = DEFAULT_PORT, timeout: float = 1800) -> Any:
     print(f"  DAGs ready after {time.monotonic() - started:.0f} s")
     started = time.monotonic()
     added = seed_runs(conf.home / "airflow.db", count)
-    print(f"Seeder: {added} runs inserted in {time.monotonic() - started:.1f} s ({count * RUNS_PER_DAG} wanted)")
+    tis = seed_task_instances(conf.home / "airflow.db")
+    print(
+        f"Seeder: {added} runs and {tis} task instances inserted in {time.monotonic() - started:.1f} s "
+        f"({count * RUNS_PER_DAG} runs wanted)"
+    )
     return status
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -116,3 +117,32 @@ def test_the_counting_proxy_forwards_and_counts_by_method_and_path(upstream: str
         assert proxy.take() == {}
     assert first.data == b"GET /api/v2/dags?limit=1 Bearer t"
     assert counts == {"GET /api/v2/dags": 2, "POST /auth/token": 1}
+
+
+def test_seeding_runs_and_task_instances_is_idempotent(tmp_path: Path) -> None:
+    database = tmp_path / "airflow.db"
+    con = sqlite3.connect(database)
+    con.executescript(
+        "CREATE TABLE dag_version (id TEXT, dag_id TEXT, created_at TEXT);"
+        "CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id TEXT, run_id TEXT, state TEXT, start_date TEXT,"
+        " end_date TEXT, created_dag_version_id TEXT, UNIQUE (dag_id, run_id));"
+        "CREATE TABLE task_instance (id TEXT PRIMARY KEY, task_id TEXT, dag_id TEXT, run_id TEXT, state TEXT);"
+        "INSERT INTO dag_version VALUES ('v1', 'bench_0000', '2026-01-01');"
+    )
+    con.close()
+    assert seed.seed_runs(database, 2) == 2 * seed.RUNS_PER_DAG
+    assert seed.seed_task_instances(database) == 2 * 2 * seed.RUNS_PER_DAG
+    assert (seed.seed_runs(database, 2), seed.seed_task_instances(database)) == (0, 0)
+    con = sqlite3.connect(database)
+    failed_loads = con.execute(
+        "SELECT count(*) FROM task_instance t JOIN dag_run r USING (dag_id, run_id) "
+        "WHERE r.state = 'failed' AND t.task_id = 'load' AND t.state = 'failed'"
+    ).fetchone()[0]
+    failed_runs = con.execute("SELECT count(*) FROM dag_run WHERE state = 'failed'").fetchone()[0]
+    versions = {
+        v for (v,) in con.execute("SELECT DISTINCT created_dag_version_id FROM dag_run WHERE dag_id = 'bench_0000'")
+    }
+    con.close()
+    assert failed_runs > 0
+    assert failed_loads == failed_runs
+    assert versions == {"v1"}
