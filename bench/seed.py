@@ -11,8 +11,9 @@ sandbox lives in ``.sandbox-bench/`` (DAG files in ``.sandbox-bench/dags``, Airf
   each with its two task instances (a failed run's ``load`` failed).
   Through Airflow's REST API, 20,000 triggers take 20,000 / ~30 per second = 11 minutes and
   leave queued runs behind; one SQL transaction takes about a second.
-* The sandbox parses the files once: ``MIN_FILE_PROCESS_INTERVAL`` an hour (new files are still
-  found within ``REFRESH_INTERVAL``, 30 s), so 1,000 files do not keep the shared cores busy.
+* The sandbox parses the files once when it starts: ``MIN_FILE_PROCESS_INTERVAL`` an hour and
+  ``REFRESH_INTERVAL`` 5 minutes, so 1,000 files do not keep the cores busy; a running sandbox
+  whose files change (another ``--dags``) is restarted so that it picks them up at once.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ RUNS_PER_DAG = 20
 FAILED_EVERY = 8  # one run in 8 failed
 SANDBOX_ENV = (
     ("AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "3600"),
-    ("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30"),
-    ("AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL", "30"),
+    ("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "300"),
+    ("AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL", "300"),
     ("AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD", "120"),
     ("AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC", "15"),
 )
@@ -239,6 +240,8 @@ def ensure(count: int, port: int = DEFAULT_PORT, timeout: float = 1800) -> Any:
     link_venv(conf.root)
     changed = write_dag_files(conf.dags_folder, count)
     print(f"Seeder: {count} DAG files in {conf.dags_folder} ({changed} written or removed)")
+    if changed and sandbox.status(conf).running:
+        sandbox.stop(conf, log=lambda msg: print(f"  {msg}"))
     status = sandbox.start(conf, timeout=600, wait_for_dags=False, log=lambda msg: print(f"  {msg}"))
     airflow = AirflowHttp(status.base_url, status.username, status.password)
     started = time.monotonic()
