@@ -146,3 +146,13 @@ def test_seeding_runs_and_task_instances_is_idempotent(tmp_path: Path) -> None:
     assert failed_runs > 0
     assert failed_loads == failed_runs
     assert versions == {"v1"}
+
+
+def test_the_bench_sandbox_is_its_own_and_parses_its_files_rarely() -> None:
+    from console.airflow.sandbox import SandboxSettings, airflow_env
+
+    env = airflow_env(seed.settings(28094))
+    plain = airflow_env(SandboxSettings.in_checkout(seed.ROOT, port=28094))
+    assert seed.settings(28094).home == seed.ROOT / ".sandbox-bench" / "home-28094"
+    assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "3600"
+    assert plain["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "10"
