@@ -1,15 +1,48 @@
-"""``python -m bench [scheduler|dags|all] [options]`` (``make bench``: all).
+"""``python -m bench [views|profile|seed|stop-sandbox|dags|scheduler|all] [options]`` (``make bench``: all).
 
-``scheduler``: 1,000 tasks due in the same minute (``bench/scheduler_bench.py``; its
-options follow, e.g. ``--tasks 200``). ``dags``: the DAG screens next to Airflow's API
-(``bench/dags_bench.py``).
+``views``: the DAG list and home page through gunicorn next to Airflow's own UI endpoints, on
+the benchmark sandbox with generated DAGs (``bench/views_bench.py``; e.g. ``--dags 100``).
+``profile``: cProfile of those two views, warm and cold, in-process (``--dags 100``).
+``seed``: only prepare that sandbox (``--dags N``); ``stop-sandbox``: stop it.
+``dags``: the DAG detail and log pages next to Airflow's API (``bench/dags_bench.py``).
+``scheduler``: 1,000 tasks due in the same minute (``bench/scheduler_bench.py``; its options
+follow, e.g. ``--tasks 200``).  ``all`` runs views (1,000 DAGs), dags and scheduler.
 """
 
+import argparse
 import sys
+
+CHOICES = ("views", "profile", "seed", "stop-sandbox", "dags", "scheduler", "all")
+
+
+def seed_main(rest: list[str]) -> int:
+    from bench import seed
+
+    parser = argparse.ArgumentParser(prog="python -m bench seed")
+    parser.add_argument("--dags", type=int, default=1000)
+    parser.add_argument("--port", type=int, default=seed.DEFAULT_PORT)
+    args = parser.parse_args(rest)
+    seed.ensure(args.dags, args.port)
+    return 0
 
 
 def run(which: str, rest: list[str]) -> int:
     status = 0
+    if which == "seed":
+        return seed_main(rest)
+    if which == "stop-sandbox":
+        from bench import seed
+
+        seed.stop(int(rest[0]) if rest else seed.DEFAULT_PORT)
+        return 0
+    if which == "profile":
+        from bench import profile_views
+
+        return profile_views.main(rest)
+    if which in ("views", "all"):
+        from bench import views_bench
+
+        status |= views_bench.main(rest if which == "views" else [])
     if which in ("dags", "all"):
         from bench import dags_bench
 
@@ -17,11 +50,11 @@ def run(which: str, rest: list[str]) -> int:
     if which in ("scheduler", "all"):
         from bench.scheduler_bench import main
 
-        status = main(rest)
+        status |= main(rest if which == "scheduler" else [])
     return status
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    choice = args.pop(0) if args and args[0] in ("scheduler", "dags", "all") else "all"
+    choice = args.pop(0) if args and args[0] in CHOICES else "all"
     sys.exit(run(choice, args))

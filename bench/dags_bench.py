@@ -1,4 +1,5 @@
-"""DAG screens benchmark: the console's list, detail and log pages next to Airflow's own API.
+"""DAG screens benchmark: the console's DAG detail and log pages next to Airflow's own API (the
+DAG list and home page: ``bench/views_bench.py``, through gunicorn).
 
 Runs against the benchmark sandbox (started if needed) in one process: Airflow's
 REST API is called directly with the same client the console uses, and the
@@ -36,14 +37,6 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
 
 def p50(samples: list[float]) -> float:
     return statistics.median(samples)
-
-
-def first_list_page(airflow: Any) -> Any:
-    """The Airflow calls behind the DAG list's first page: the window, the tags, the latest runs."""
-    from console.airflow.client import DagFilter
-
-    window = airflow.dag_window(DagFilter(), limit=25)
-    return airflow.dag_tags(), airflow.latest_runs_of([d.dag_id for d in window.dags])
 
 
 def finished_large_log_run(client: Any) -> str:
@@ -102,11 +95,6 @@ def run(port: int, repeat: int) -> dict[str, Any]:
 
         log_path = f"/admin/dags/{sid}/{LARGE_LOG_DAG}/runs/{run_id}/tasks/spam/logs/1/lines"
         rows = {
-            "DAG list": (
-                p50(timed(lambda: first_list_page(airflow), repeat)),
-                p50(timed(uncached("/admin/dags/"), repeat)),
-                p50(timed(lambda: web.get("/admin/dags/"), repeat)),
-            ),
             "DAG detail": (
                 p50(
                     timed(

@@ -50,6 +50,9 @@ class SandboxSettings:
     #: How many extra, never-running DAGs ``examples/dags/example_generated.py`` makes (a
     #: server with many DAGs for the call-count tests); 0: none.
     generated_dags: int = 0
+    #: AIRFLOW_* variables that override the defaults of :func:`airflow_env` (the benchmark's
+    #: sandbox parses its 1,000 DAG files rarely), as ``(name, value)`` pairs.
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Normalised so that paths compare and print the same whatever the caller passed.
@@ -134,6 +137,7 @@ def airflow_env(settings: SandboxSettings) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "5",
+        **dict(settings.extra_env),
     }
 
 
