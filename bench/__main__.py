@@ -54,7 +54,17 @@ def run(which: str, rest: list[str]) -> int:
     return status
 
 
+def main(argv: list[str]) -> int:
+    """Run the part ``argv`` names (all without one); help or an unknown part prints the usage."""
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    if argv and argv[0] not in CHOICES:
+        print(f"unknown benchmark {argv[0]!r}: choose one of {', '.join(CHOICES)}", file=sys.stderr)
+        return 2
+    choice = argv[0] if argv else "all"
+    return run(choice, argv[1:])
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    choice = args.pop(0) if args and args[0] in CHOICES else "all"
-    sys.exit(run(choice, args))
+    sys.exit(main(sys.argv[1:]))

@@ -156,3 +156,12 @@ def test_the_bench_sandbox_is_its_own_and_parses_its_files_rarely() -> None:
     assert seed.settings(28094).home == seed.ROOT / ".sandbox-bench" / "home-28094"
     assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "3600"
     assert plain["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "10"
+
+
+def test_bench_help_and_an_unknown_part_run_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import main
+
+    assert main(["--help"]) == 0
+    assert "python -m bench [views" in capsys.readouterr().out
+    assert main(["viewz"]) == 2
+    assert "unknown benchmark 'viewz'" in capsys.readouterr().err
