@@ -4,6 +4,7 @@ link lists it too; the chart bars of the dashboard lead to the same list."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -50,3 +51,13 @@ def test_a_failed_sandbox_run_is_listed_under_failed_and_not_under_success(
     last_day = viewer.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert run.run_id in listed_runs(last_day)
     assert viewer.get(f"/admin/dags/{sandbox_server}/example_fails/runs/{run.run_id}/").status_code == 200
+
+    # the dashboard's "failed" bar of the run's hour leads to a Runs list that holds it
+    home = viewer.get("/admin/").get_data(as_text=True)
+    spec = re.search(r'data-testid="chart-per_hour" data-chart=\'([^\']+)\'', home)
+    assert spec
+    chart = json.loads(spec.group(1).replace("&#39;", "'"))
+    bar = chart["labels"].index(f"{run.run_after:%H}:00")
+    failed_bar = next(d for d in chart["datasets"] if d["label"] == "failed")
+    assert failed_bar["data"][bar] >= 1
+    assert run.run_id in listed_runs(viewer.get(failed_bar["links"][bar]).get_data(as_text=True))
