@@ -39,11 +39,13 @@ def _screens() -> list:
     """The Airflow, task and job screens, in menu order."""
     from console.admin.dags import DagsView
     from console.admin.jobs import JobsView
+    from console.admin.runs import RunsView
     from console.admin.tasks import TasksView
     from console.models import Task
 
     return [
         DagsView(name="DAGs", endpoint="dags", url="/admin/dags"),
+        RunsView(name="Runs", endpoint="runs", url="/admin/runs"),
         TasksView(Task, db, name="Tasks", endpoint="tasks"),
         JobsView(name="Jobs", endpoint="jobs", url="/admin/jobs"),
     ]

@@ -17,12 +17,13 @@ FRAGMENT = "admin/_dashboard_board.html"
 
 
 def _link(target: dict[str, Any]) -> str:
-    """The list behind a chart element: a DAG's runs (of a state, for the failing DAGs), or the DAG
-    list filtered by last-run state."""
+    """The list behind a chart element: a DAG's runs (of a state, for the failing DAGs), or the
+    Runs list of a state over the element's time range."""
     if "dag_id" in target:
         state = {"state": target["state"]} if target.get("state") else {}
         return url_for("dags.run_list", server_id=target["server_id"], dag_id=target["dag_id"], **state)
-    return url_for("dags.index", state=target.get("state", ""))
+    span = {k: target[k] for k in ("from", "to") if target.get(k)}
+    return url_for("runs.index", state=target.get("state", ""), **span)
 
 
 def _with_links(charts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

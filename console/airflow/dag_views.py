@@ -27,6 +27,7 @@ from console.airflow.payloads import (
     parse_page,
     parse_task_instance,
 )
+from console.airflow.summaries import _aware
 
 if TYPE_CHECKING:
     from console.airflow.session import AirflowSession
@@ -65,13 +66,17 @@ class RunFilter:
     run_type: str | None = None
     run_after_gte: datetime | None = None
     run_after_lt: datetime | None = None
+    #: A case-insensitive substring of the DAG id (for ``dag_id="~"``, runs of every DAG).
+    dag_id_pattern: str | None = None
 
     def params(self) -> dict[str, Any]:
+        extra = {"dag_id_pattern": self.dag_id_pattern} if self.dag_id_pattern else {}
         return {
             "state": [self.state] if self.state else None,
             "run_type": [self.run_type] if self.run_type else None,
-            "run_after_gte": self.run_after_gte,
-            "run_after_lt": self.run_after_lt,
+            "run_after_gte": _aware(self.run_after_gte),
+            "run_after_lt": _aware(self.run_after_lt),
+            **extra,
         }
 
 

@@ -57,6 +57,7 @@ POLICY: dict[str, str] = {
     "tasks.cron_preview": VIEWER,
     "tasks.dag_choices": VIEWER,
     "dags.index": VIEWER,
+    "runs.index": VIEWER,
     "dags.bulk": OPERATOR,
     "dags.detail": VIEWER,
     "dags.graph": VIEWER,

@@ -2,8 +2,10 @@
 
 Each chart is plain JSON for ``static/js/home.js`` (Chart.js): labels, datasets with the palette
 class of their state (``states.css``), and for each dataset or element a *target*: what the
-element stands for, which the view turns into the link behind it -- ``{"state": s}`` is the DAG
-list filtered by last-run state, ``{"server_id": i, "dag_id": d}`` a DAG's page.
+element stands for, which the view turns into the link behind it -- ``{"state": s, "from": f,
+"to": t}`` is the Runs list of that state over that time (UTC; ``from``/``to`` as the Runs list
+reads them: a date is a whole day, a date and time an exclusive end), ``{"server_id": i,
+"dag_id": d}`` a DAG's page.
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ def naive_utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def _span(starts: list[datetime], step: timedelta, index: int | None = None) -> dict[str, str]:
+    """The Runs list's ``from``/``to`` of element ``index`` (every element when ``None``): whole
+    days as dates, hours as exclusive date-and-time ends."""
+    first, last = (starts[0], starts[-1]) if index is None else (starts[index], starts[index])
+    if step >= timedelta(days=1):
+        return {"from": first.strftime("%Y-%m-%d"), "to": last.strftime("%Y-%m-%d")}
+    return {"from": first.strftime("%Y-%m-%dT%H:%M"), "to": (last + step).strftime("%Y-%m-%dT%H:%M")}
+
+
+def _targets(state: str, starts: list[datetime], step: timedelta) -> dict[str, Any]:
+    """The dataset's target (the state over the whole chart) and each element's (its bucket)."""
+    return {
+        "target": {"state": state, **_span(starts, step)},
+        "targets": [{"state": state, **_span(starts, step, i)} for i in range(len(starts))],
+    }
+
+
 def _stacked(runs: list[Run], starts: list[datetime], step: timedelta, labels: list[str]) -> dict[str, Any]:
     counts: dict[str, list[int]] = {state: [0] * len(starts) for state in STACK}
     first = starts[0]
@@ -47,7 +66,12 @@ def _stacked(runs: list[Run], starts: list[datetime], step: timedelta, labels: l
         "stacked": True,
         "labels": labels,
         "datasets": [
-            {"label": str(state), "class": f"state-{state}", "data": counts[state], "target": {"state": str(state)}}
+            {
+                "label": str(state),
+                "class": f"state-{state}",
+                "data": counts[state],
+                **_targets(str(state), starts, step),
+            }
             for state in STACK
         ],
     }
@@ -74,6 +98,7 @@ def per_day(runs: list[Run], now: datetime) -> dict[str, Any]:
 def success_rate(runs: list[Run], now: datetime) -> dict[str, Any]:
     """The share of finished runs that succeeded, per day over the last 7 days (``None`` on a day
     without a finished run)."""
+    starts = _day_starts(now)
     daily = per_day(runs, now)
     by_state = {d["label"]: d["data"] for d in daily["datasets"]}
     rates: list[float | None] = []
@@ -84,7 +109,12 @@ def success_rate(runs: list[Run], now: datetime) -> dict[str, Any]:
         "labels": daily["labels"],
         "max": 100,
         "datasets": [
-            {"label": "success %", "class": "state-success", "data": rates, "target": {"state": DagRunState.FAILED}}
+            {
+                "label": "success %",
+                "class": "state-success",
+                "data": rates,
+                **_targets(str(DagRunState.FAILED), starts, timedelta(days=1)),
+            }
         ],
     }
 

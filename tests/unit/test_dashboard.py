@@ -180,7 +180,15 @@ def test_fake_airflow_dashboard_counts_and_aggregates(dashboard_app) -> None:
     drawn = charts(html)
     assert set(drawn) == {"per_hour", "per_day", "success_rate", "slowest", "most_failing"}
     assert sum(sum(d["data"]) for d in drawn["per_day"]["datasets"]) == 200
-    assert drawn["per_hour"]["datasets"][1]["link"] == "/admin/dags/?state=failed"
+    failed_hours = drawn["per_hour"]["datasets"][1]
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    assert failed_hours["links"][-1] == (
+        f"/admin/runs/?state=failed&from={hour:%Y-%m-%dT%H:%M}&to={hour + timedelta(hours=1):%Y-%m-%dT%H:%M}"
+    )
+    assert failed_hours["link"].startswith("/admin/runs/?state=failed&from=")
+    today = f"{NOW:%Y-%m-%d}"
+    assert drawn["per_day"]["datasets"][1]["links"][-1] == f"/admin/runs/?state=failed&from={today}&to={today}"
+    assert drawn["success_rate"]["datasets"][0]["links"][-1] == f"/admin/runs/?state=failed&from={today}&to={today}"
     failing_link = drawn["most_failing"]["datasets"][0]["links"][0]
     assert failing_link.startswith("/admin/dags/") and failing_link.endswith("/runs/?state=failed")
     assert drawn["slowest"]["datasets"][0]["links"][0].endswith("/runs/")
