@@ -26,6 +26,7 @@ from console.airflow.errors import (
     AirflowUnexpectedPayload,
 )
 from console.airflow.tokens import TokenCache, jwt_expiry
+from tests.conftest import wait_until
 from tests.fakes import PASSWORD, USER, FakeAirflow, Reply, Seen, make_jwt
 
 
@@ -83,6 +84,9 @@ def test_fake_airflow_read_timeout_raises_unavailable_fast(fake_airflow: FakeAir
         client.version()
     assert "no answer within 0.2 s" in str(info.value)
     assert "'fake'" in str(info.value)
+    # the fake records a request in its handler thread, which a loaded machine may start after
+    # the client has given up on it: wait for the record, then count
+    wait_until(lambda: len(fake_airflow.calls("GET", "/api/v2/version")) >= 2, 30, "both tries recorded")
     assert len(fake_airflow.calls("GET", "/api/v2/version")) == 2
 
 
@@ -91,6 +95,7 @@ def test_fake_airflow_read_timeout_on_trigger_is_not_retried(fake_airflow: FakeA
     client = client_for(fake_airflow, read_timeout=0.2)
     with pytest.raises(AirflowUnavailable, match=r"no answer within 0\.2 s"):
         client.trigger_dag_run("example_quick", run_id="r1")
+    wait_until(lambda: fake_airflow.calls("POST", TRIGGER), 30, "the trigger recorded")
     assert len(fake_airflow.calls("POST", TRIGGER)) == 1
 
 
@@ -259,6 +264,7 @@ def test_fake_airflow_503_on_trigger_is_not_retried(fake_airflow: FakeAirflow) -
     client = client_for(fake_airflow)
     with pytest.raises(AirflowUnavailable) as info:
         client.trigger_dag_run("example_quick", run_id="r1")
+    wait_until(lambda: fake_airflow.calls("POST", TRIGGER), 30, "the trigger recorded")
     assert len(fake_airflow.calls("POST", TRIGGER)) == 1
     assert "503" in str(info.value)
 
@@ -268,6 +274,7 @@ def test_fake_airflow_dropped_connection_on_trigger_is_not_retried(fake_airflow:
     client = client_for(fake_airflow)
     with pytest.raises(AirflowUnavailable):
         client.trigger_dag_run("example_quick", run_id="r1")
+    wait_until(lambda: fake_airflow.calls("POST", TRIGGER), 30, "the trigger recorded")
     assert len(fake_airflow.calls("POST", TRIGGER)) == 1
 
 
