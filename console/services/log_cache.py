@@ -121,6 +121,12 @@ class LogCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        """Forget every log (the benchmark's uncached reads)."""
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
     def _drop(self, key: Hashable) -> None:
         self.bytes -= self._entries.pop(key).size
 

@@ -304,3 +304,13 @@ def test_fake_airflow_huge_log_is_read_only_up_to_the_cap_and_then_served_from_t
     with app.app_context():
         cache = log_memory().cache
         assert len(cache) == 1 and cache.bytes <= app.config["LOG_MAX_BYTES"]
+
+
+def test_clearing_the_log_cache_forgets_every_log_and_its_bytes() -> None:
+    from console.services.log_cache import LogCache
+
+    memory = LogCache(max_bytes=1000, ttl=60)
+    memory.put("a", "x", 10)
+    memory.put("b", "y", 20)
+    memory.clear()
+    assert (len(memory), memory.bytes, memory.get("a")) == (0, 0, None)
