@@ -17,7 +17,7 @@ list key holds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from console.airflow.registry import enabled_servers
 from console.airflow.windows import DagFilter
 from console.models.states import DagRunState
 from console.services.dag_query import NEVER_RAN, DagQuery, DagRow, order_rows
-from console.services.read_cache import Failed, ReadCache, read_cache
+from console.services.read_cache import Failed, ReadCache, Settled, read_cache
 from console.services.server_clients import ServerFailure, client_or_failure, fan_out
 
 if TYPE_CHECKING:
@@ -110,14 +110,16 @@ def _fetch_window(server_id: int, server_name: str, client: AirflowClient, plan:
 
 def cached_fan_out(
     servers: list[AirflowServer],
-    name: str,
+    name: Hashable,
     make_call: Callable[[int, str, AirflowClient], Callable[[], Any]],
     deadline: float | None = None,
     kind: str = "dag_list",
+    settled: Settled | None = None,
 ) -> dict[int, Any]:
     """Each server's answer to the call ``make_call`` builds, or why it has none: from the read
     cache (kind ``kind``, query ``name``), else asked in parallel within ``deadline`` seconds
-    (default ``DAGS_FANOUT_DEADLINE_SECONDS``), one call per key however many requests miss it."""
+    (default ``DAGS_FANOUT_DEADLINE_SECONDS``), one call per key however many requests miss it;
+    an answer ``settled`` calls unsettled is kept only briefly (see ``read_cache``)."""
     store = read_cache()
     results: dict[int, Any] = {}
     calls: dict[int, tuple[str, Callable[[], Any]]] = {}
@@ -132,7 +134,7 @@ def cached_fan_out(
             results[server.id] = client
             continue
         loader = make_call(server.id, server.name, client)
-        calls[server.id] = (server.name, partial(store.get_or_load, key, kind, loader))
+        calls[server.id] = (server.name, partial(store.get_or_load, key, kind, loader, settled))
     fetched = fan_out(calls, deadline or float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
     for sid, result in fetched.items():
         results[sid] = result

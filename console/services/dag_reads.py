@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _FINAL = {*DagRunState.FINAL, *TaskInstanceState.FINAL}
 
 
-def _settled(answer: Any) -> bool:
+def settled(answer: Any) -> bool:
     """Whether nothing in ``answer`` (a run, a page of runs, task instances) can still change by itself."""
     if isinstance(answer, tuple):
         answer = answer[0]
@@ -51,7 +51,7 @@ class DagReads:
         return cached("dag_detail", self.server_id, (what, self.dag_id), loader, dag_id=self.dag_id)
 
     def _changing(self, query: tuple[object, ...], loader: Callable[[], Any]) -> Any:
-        return cached("runs", self.server_id, (self.dag_id, *query), loader, dag_id=self.dag_id, settled=_settled)
+        return cached("runs", self.server_id, (self.dag_id, *query), loader, dag_id=self.dag_id, settled=settled)
 
     def details(self) -> DagDetails:
         result: DagDetails = self._static("details", partial(self.client.get_dag_details, self.dag_id))

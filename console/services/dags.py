@@ -25,10 +25,11 @@ from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.airflow.registry import enabled_servers
-from console.models.states import DagRunState, TaskInstanceState
+from console.models.states import DagRunState
 from console.services.dag_list import DagListing as DagListing
 from console.services.dag_list import as_result, cached_fan_out, remember_status, status_key
 from console.services.dag_list import list_dags as list_dags
+from console.services.dag_reads import settled
 from console.services.read_cache import cached, read_cache
 from console.services.read_cache import invalidate as invalidate
 from console.services.server_clients import ServerFailure, ServerHandle, client_or_failure, fan_out, resolve_server
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 RECENT_RUNS = 25
-_FINAL = DagRunState.FINAL | TaskInstanceState.FINAL
 
 
 def server_dags(server: AirflowServer) -> list[Dag] | ServerFailure:
@@ -119,17 +119,10 @@ class RunPage:
         return self.run is not None and self.run.state in DagRunState.FINAL
 
 
-def _finished(answer: object) -> bool:
-    """Whether a run, or every run or task instance of a list, has finished (and so changes no
-    more by itself: only a write, which drops it from the cache)."""
-    items = answer if isinstance(answer, list) else [answer]
-    return all(getattr(item, "state", None) in _FINAL for item in items)
-
-
 def _read(server_id: int, dag_id: str, query: tuple[object, ...], loader: Callable[[], T]) -> T:
     """One read of ``dag_id``'s runs through the cache (dropped by a write to the DAG; kept only
     briefly while something in it is still running)."""
-    return cached("runs", server_id, (dag_id, *query), loader, dag_id=dag_id, settled=_finished)
+    return cached("runs", server_id, (dag_id, *query), loader, dag_id=dag_id, settled=settled)
 
 
 def _details(server_id: int, client: AirflowClient, dag_id: str) -> DagDetails:

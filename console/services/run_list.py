@@ -15,7 +15,6 @@ running is kept only briefly (``settled=``), like a DAG's own runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -24,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 from console.airflow.dag_views import BATCH_PAGE, RunFilter
 from console.airflow.registry import enabled_servers
 from console.models.states import DagRunState, DagRunType
-from console.services.dag_list import as_result, remember_status
-from console.services.dag_reads import _settled
-from console.services.read_cache import read_cache
-from console.services.server_clients import ServerFailure, client_or_failure, fan_out
+from console.services.dag_list import cached_fan_out
+from console.services.dag_reads import settled
+from console.services.server_clients import ServerFailure
 
 if TYPE_CHECKING:
     from console.airflow.client import AirflowClient, DagRun, RunsPage
@@ -177,29 +175,12 @@ def _window(client: AirflowClient, run_filter: RunFilter, limit: int) -> RunsPag
 
 def _windows(servers: list[AirflowServer], run_filter: RunFilter, limit: int) -> dict[int, Any]:
     """Each server's window (or why it has none): cached, else one call per server, in parallel."""
-    from flask import current_app
-
-    store = read_cache()
-    query = ("all-runs", repr(run_filter), limit)
-    results: dict[int, Any] = {}
-    calls: dict[int, tuple[str, Callable[[], Any]]] = {}
-    for server in servers:
-        key = store.key("dag_list", server.id, query)
-        entry = store.peek(key)
-        if entry is not None:
-            results[server.id] = as_result(entry)
-            continue
-        client = client_or_failure(server)
-        if isinstance(client, ServerFailure):
-            results[server.id] = client
-            continue
-        loader = partial(_window, client, run_filter, limit)
-        calls[server.id] = (server.name, partial(store.get_or_load, key, "dag_list", loader, _settled))
-    fetched = fan_out(calls, float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
-    for sid, result in fetched.items():
-        results[sid] = result
-        remember_status(store, sid, result)
-    return results
+    return cached_fan_out(
+        servers,
+        ("all-runs", repr(run_filter), limit),
+        lambda _sid, _name, client: partial(_window, client, run_filter, limit),
+        settled=settled,
+    )
 
 
 def list_runs(query: RunQuery) -> RunListing:
