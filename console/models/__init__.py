@@ -7,7 +7,7 @@
 import sqlalchemy as sa
 
 from console import versioning  # noqa: F401  (must precede the models)
-from console.models.audit import AirflowAction, LoginAttempt, Transaction
+from console.models.audit import AUDIT_CATEGORIES, OUTCOMES, AuditEvent, LoginAttempt, Transaction
 from console.models.job import Job, JobItem, WorkerHeartbeat
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
 from console.models.server import AirflowServer
@@ -18,10 +18,12 @@ from console.models.user import Role, User, roles_users
 sa.orm.configure_mappers()
 
 __all__ = [
+    "AUDIT_CATEGORIES",
     "MISFIRE_POLICIES",
-    "AirflowAction",
+    "OUTCOMES",
     "AirflowServer",
     "AlertDelivery",
+    "AuditEvent",
     "DagRunState",
     "FireState",
     "Job",

@@ -80,7 +80,7 @@ class TaskRun(db.Model):  # type: ignore[name-defined,misc]
     duration_seconds: Mapped[float | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
     #: Who asked for this run: the person's email ("Run now") or ``system:scheduler``.
-    #: Each attempt to trigger it is audited as an ``AirflowAction`` with the same run id.
+    #: Each attempt to trigger it is audited as an ``AuditEvent`` with the same run id.
     requested_by: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

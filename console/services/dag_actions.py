@@ -7,7 +7,7 @@ and Airflow's reason) when Airflow refuses or cannot be reached, and
 enabled server.  ``actor`` is the email of the person acting, or a system
 actor (``system:scheduler``, ``system:cli``); it is the actor the audit row
 names. Every attempt that reached Airflow, accepted or refused, is written as
-exactly one row of the audit table ``airflow_action`` (and a ``console.audit``
+exactly one row of the audit table ``audit_event`` (and a ``console.audit``
 log line) by :func:`record_action` and drops the cached reads it changes (the DAG's, and its
 server's lists).
 """

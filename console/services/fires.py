@@ -11,7 +11,7 @@ A pending row is *claimed* before each attempt by moving its
 is never resolved (the process died) simply expires and the run is retried.
 The claim reads everything the attempt needs (:class:`Attempt`), so a
 trigger costs one Airflow call, one ``UPDATE`` and one audit ``INSERT``
-(:class:`~console.models.AirflowAction`, naming who made the call) in one
+(:class:`~console.models.AuditEvent`, naming who made the call) in one
 commit. The scheduler's lanes and the "Run now" button (:func:`run_now` in
 :mod:`console.services.tasks`) both use :func:`attempt`.
 """
@@ -268,7 +268,7 @@ def attempt(claimed: Attempt, client: TriggerClient, *, actor: str) -> str:
     DAG or its conf -> 'failed' at once. Anything else (unreachable, 5xx,
     timeout, credentials) -> still 'pending', next attempt after a doubling
     backoff, or 'failed' with the reason once the task's retry window is over.
-    Every attempt, whatever its outcome, writes one ``AirflowAction`` row
+    Every attempt, whatever its outcome, writes one ``AuditEvent`` row
     naming ``actor``: the person who pressed "Run now", or ``system:scheduler``.
     """
     error, retry, existed = None, False, False

@@ -13,7 +13,7 @@ from flask import Flask
 
 from console.airflow.client import AirflowClient
 from console.extensions import db
-from console.models import AirflowAction
+from console.models import AuditEvent
 from tests.conftest import sandbox_api, wait_for_run
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,9 @@ def test_pause_and_unpause_are_reflected_in_airflow(login_as, sandbox_server, ap
     assert not api.get_dag("example_multi").is_paused and not api.get_dag("example_quick").is_paused
 
     with login_as.app.app_context():
-        audited = db.session.scalars(sa.select(AirflowAction).order_by(AirflowAction.id)).all()
+        audited = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.category == "airflow").order_by(AuditEvent.id)
+        ).all()
         rows = [(a.actor, a.action, a.server_name, a.dag_id, a.succeeded) for a in audited]
     assert rows[0] == ("operator@example.com", "pause", "sandbox", "example_multi", True)
     assert sum(r[1] == "unpause" for r in rows) == 3
@@ -177,7 +179,9 @@ def test_trigger_example_params_through_the_form(login_as, sandbox_server, api) 
     flashed = text(login_as.client.get(location))
     assert "Triggered example_params" in flashed
     with login_as.app.app_context():
-        triggers = db.session.scalars(sa.select(AirflowAction).where(AirflowAction.action == "trigger")).all()
+        triggers = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.category == "airflow").where(AuditEvent.action == "trigger")
+        ).all()
         audited = [(a.actor, a.dag_id, a.run_id, a.succeeded) for a in sorted(triggers, key=lambda a: a.id)]
     assert audited == [  # what Airflow refused ("count": "many"), then the run it created
         ("operator@example.com", "example_params", None, False),
@@ -245,7 +249,7 @@ def test_mark_a_failed_task_instance_success(login_as, sandbox_server, api) -> N
     assert response.status_code == 302
     assert {t.task_id: t.state for t in api.list_task_instances("example_fails", run_id)} == {"boom": "success"}
     with login_as.app.app_context():
-        audited = db.session.scalars(sa.select(AirflowAction)).all()
+        audited = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).all()
         rows = [(a.actor, a.user.email, a.action, a.dag_id, a.run_id, a.task_id, a.succeeded) for a in audited]
     assert rows == [
         ("operator@example.com", "operator@example.com", "mark success", "example_fails", run_id, "boom", True)
@@ -289,7 +293,7 @@ def test_viewer_sees_no_actions_and_forged_posts_are_refused(login_as, sandbox_s
     assert api.get_dag("example_quick").is_paused is False
     assert {t.task_id: t.state for t in api.list_task_instances("example_fails", failed_run)} == {"boom": "failed"}
     with login_as.app.app_context():
-        assert db.session.scalars(sa.select(AirflowAction)).all() == []
+        assert db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).all() == []
 
 
 # --- a server that is down next to the sandbox ----------------------------------------------------

@@ -24,7 +24,7 @@ from flask import Flask
 
 from console.airflow.client import AirflowClient
 from console.extensions import db
-from console.models import AirflowAction, Job, JobItem
+from console.models import AuditEvent, Job, JobItem
 from console.services import jobs, servers
 from tests.conftest import ROOT, Auth, base_config, sandbox_api, wait_until
 
@@ -158,7 +158,10 @@ def item_rows(app: Flask, job_id: int) -> list[tuple[str, str, str | None]]:
 def audited(app: Flask, action: str) -> list[tuple[str, str | None, str | None]]:
     with app.app_context():
         rows = db.session.scalars(
-            sa.select(AirflowAction).where(AirflowAction.action == action).order_by(AirflowAction.id)
+            sa.select(AuditEvent)
+            .where(AuditEvent.category == "airflow")
+            .where(AuditEvent.action == action)
+            .order_by(AuditEvent.id)
         )
         return [(r.actor, r.dag_id, r.run_id) for r in rows]
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from console.extensions import db
-from console.models import AirflowAction, TaskRun
+from console.models import AuditEvent, TaskRun
 from console.services import tasks
 from tests.conftest import Auth, sandbox_api
 
@@ -34,7 +34,7 @@ def test_run_now_triggers_in_airflow_and_names_the_operator(
         assert (run.kind, run.state, run.requested_by) == ("manual", "triggered", "operator@example.com")
         audited = [
             (a.actor, a.user.email if a.user else None, a.action, a.server_name, a.run_id, a.succeeded)
-            for a in db.session.scalars(sa.select(AirflowAction))
+            for a in db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow"))
         ]
         dag_run_id = run.dag_run_id
     assert audited == [

@@ -14,7 +14,7 @@ from flask import Flask
 
 from console.airflow.errors import AirflowBadRequest, AirflowConflict, AirflowUnavailable
 from console.extensions import db
-from console.models import AirflowAction, Task, TaskRun
+from console.models import AuditEvent, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.scheduler.dispatch import Lane
 from console.services import fires, server_clients, tasks
@@ -62,7 +62,9 @@ class FakeAirflow:
 
 def audit_rows(app: Flask) -> list[tuple[Any, ...]]:
     with app.app_context():
-        rows = db.session.scalars(sa.select(AirflowAction).order_by(AirflowAction.id)).all()
+        rows = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.category == "airflow").order_by(AuditEvent.id)
+        ).all()
         return [(r.actor, r.user.email if r.user else None, r.action, r.dag_id, r.run_id, r.succeeded) for r in rows]
 
 
@@ -131,7 +133,9 @@ def test_a_refused_action_is_audited_with_airflows_reason(
     post_to_fake(login_as, monkeypatch, refusing, f"/admin/dags/{sid}/example_quick/runs/r1/mark", {"state": "success"})
     assert audit_rows(app) == [(OPERATOR, OPERATOR, "mark success", "example_quick", "r1", False)]
     with app.app_context():
-        assert "set_dag_run_state refused" in (db.session.scalars(sa.select(AirflowAction.error)).one() or "")
+        assert "set_dag_run_state refused" in (
+            db.session.scalars(sa.select(AuditEvent.error).where(AuditEvent.category == "airflow")).one() or ""
+        )
 
 
 # --- "Run now" ---------------------------------------------------------------------------------
@@ -147,7 +151,7 @@ def test_run_now_is_audited_as_the_person_who_pressed_it(app: Flask, login_as: A
     with app.app_context():
         run = db.session.scalars(sa.select(TaskRun)).one()
         assert run.requested_by == OPERATOR
-        audited = db.session.scalars(sa.select(AirflowAction)).one()
+        audited = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).one()
         assert (audited.actor, audited.action, audited.dag_id, audited.run_id) == (
             OPERATOR,
             "trigger",
@@ -172,7 +176,9 @@ def test_run_now_retried_by_the_scheduler_keeps_who_asked(app: Flask, monkeypatc
         ("system:scheduler", None, "trigger", "example_quick", dag_run_id, True),
     ]
     with app.app_context():
-        retry = db.session.scalars(sa.select(AirflowAction).order_by(AirflowAction.id.desc())).first()
+        retry = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.category == "airflow").order_by(AuditEvent.id.desc())
+        ).first()
         assert json.loads(retry.detail)["requested_by"] == OPERATOR  # type: ignore[union-attr]
 
 
@@ -207,7 +213,7 @@ def test_each_attempt_of_a_fire_is_audited_with_its_outcome(app: Flask, monkeypa
     client = FakeClient(AirflowBadRequest("fake", "invalid conf"))
     scheduler_pass(app, client, monkeypatch)
     with app.app_context():
-        audited = db.session.scalars(sa.select(AirflowAction)).one()
+        audited = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).one()
         assert (audited.actor, audited.succeeded) == ("system:scheduler", False)
         assert json.loads(audited.detail)["outcome"] == "failed" and "invalid conf" in (audited.error or "")
 
@@ -219,6 +225,6 @@ def test_a_409_is_audited_as_already_triggered(app: Flask, monkeypatch: pytest.M
         db.session.commit()
     scheduler_pass(app, FakeClient(AirflowConflict("fake", "exists", status=409)), monkeypatch)
     with app.app_context():
-        audited = db.session.scalars(sa.select(AirflowAction)).one()
+        audited = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).one()
         assert (audited.actor, audited.succeeded) == ("system:scheduler", True)
         assert json.loads(audited.detail)["outcome"] == "already triggered"

@@ -17,7 +17,7 @@ from flask import Flask
 from console.airflow.errors import AirflowBadRequest, AirflowConflict
 from console.extensions import db
 from console.jobs import job_queue
-from console.models import AirflowAction, Job, JobItem
+from console.models import AuditEvent, Job, JobItem
 from console.services import jobs, server_clients
 from console.services.errors import ServiceError
 from tests.conftest import Auth, wait_until
@@ -92,7 +92,7 @@ def items(app: Flask, job_id: int) -> list[tuple[str, str, str | None]]:
 
 def audit(app: Flask) -> list[tuple[str, str | None, bool, dict[str, Any]]]:
     with app.app_context():
-        rows = db.session.scalars(sa.select(AirflowAction).order_by(AirflowAction.id))
+        rows = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow").order_by(AuditEvent.id))
         return [(r.action, r.dag_id, r.succeeded, json.loads(r.detail)) for r in rows]
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from console.extensions import db
-from console.models import AirflowAction
+from console.models import AuditEvent
 from tests.conftest import Auth
 from tests.fakes import FakeAirflow, Reply
 
@@ -78,7 +78,7 @@ def test_fake_airflow_refusing_a_task_mark_is_a_clear_message_and_one_audit_row(
         )
     ]
     with app.app_context():
-        row = db.session.scalars(sa.select(AirflowAction)).one()
+        row = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).one()
         assert (row.actor, row.action, row.dag_id, row.run_id, row.task_id, row.succeeded) == (
             OPERATOR,
             "mark success",
@@ -102,4 +102,4 @@ def test_a_task_can_only_be_marked_success_or_failed(app: Flask, login_as: Auth,
     assert flashes(login_as) == [("error", "A task can only be marked success or failed.")]
     assert writes(fake) == []
     with app.app_context():
-        assert db.session.scalars(sa.select(AirflowAction)).all() == []
+        assert db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "airflow")).all() == []
