@@ -14,9 +14,11 @@ encrypted (``{"$secret": <ciphertext>}``): :func:`masked` renders them as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,7 +86,7 @@ def record_event(
         before=_encode(before, secrets),
         after=_encode(after, secrets),
         transaction_id=transaction_id,
-        reverts_id=reverts_id,
+        reverts_id=reverts_id if reverts_id is not None else current_revert(),
     )
     db.session.add(row)
     log.info(
@@ -169,3 +171,21 @@ def _user_id(actor: str) -> int | None:
     if actor.startswith(SYSTEM_PREFIX):
         return None
     return db.session.scalar(sa.select(User.id).where(User.email == actor))
+
+
+_reverting: ContextVar[int | None] = ContextVar("console_reverting", default=None)
+
+
+@contextlib.contextmanager
+def reverting(event_id: int) -> Iterator[None]:
+    """Changes made inside the block revert audit event ``event_id``: their events name it in ``reverts_id``."""
+    token = _reverting.set(event_id)
+    try:
+        yield
+    finally:
+        _reverting.reset(token)
+
+
+def current_revert() -> int | None:
+    """The audit event being reverted by the change now being written, if any."""
+    return _reverting.get()
