@@ -27,7 +27,12 @@ def _json_object(form: Any, field: Any) -> None:
 
 
 class VariableForm(FlaskForm):
-    key = StringField("Key", validators=[InputRequired(), Length(max=250)], render_kw=MONO)
+    key = StringField(
+        "Key",
+        validators=[InputRequired(), Length(max=250)],
+        render_kw=MONO,
+        description="A key containing password, secret, token, api_key... is sensitive: its value is hidden for good.",
+    )
     value = TextAreaField("Value", validators=[Optional()], render_kw={**MONO, "rows": 5})
     description = TextAreaField("Description", validators=[Optional()], render_kw={"rows": 2})
 

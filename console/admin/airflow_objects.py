@@ -118,6 +118,7 @@ class ObjectsView(_ServerScreen):
             if request.method == "GET":
                 form.process(data={k: v for k, v in row.values.items() if k not in write_only})
             id_field.data = row.object_id
+            id_field.description = ""
             id_field.render_kw = {**(id_field.render_kw or {}), "readonly": True}
         status = 200
         if request.method == "POST" and form.validate():
@@ -132,12 +133,15 @@ class ObjectsView(_ServerScreen):
                         airflow_objects.update(current_user.email, server_id, self.object_type, row.object_id, values)
                 except ServiceError as exc:
                     flash(str(exc), "error")
-                    status = 400 if "400" in str(exc) or "exists" in str(exc) else 502
+                    status = 400 if getattr(exc, "refused", True) else 502
                 else:
                     flash(f"Saved {self.kind.label.lower()} {id_field.data}.", "success")
                     return redirect(url_for(".listing", server_id=server_id, q=id_field.data))
         if request.method == "POST" and status == 200:
             status = 400
+        if request.method == "POST":  # a sensitive value is never sent back, even the one just typed
+            for name in write_only | self.kind.secrets(id_field.data or ""):
+                form[name].data = ""
         page = self.render(
             "admin/objects/form.html", form=form, server=server, row=row, write_only=write_only, view=self
         )

@@ -40,7 +40,13 @@ __all__ = ["KINDS", "ChangedOutside", "ObjectError", "is_sensitive_key", "previe
 
 
 class ObjectError(ServiceError):
-    """Airflow refused or could not carry out a change; the message names the server and why."""
+    """Airflow refused or could not carry out a change; the message names the server and why.
+    ``refused``: Airflow answered that the request itself is wrong (400/404/409/422), as opposed
+    to not answering."""
+
+    def __init__(self, message: str, *, refused: bool = True) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class ChangedOutside(ServiceError):
@@ -136,7 +142,7 @@ def _read(server: ServerHandle, kind: Kind, object_id: str) -> dict[str, Any] | 
     except AirflowNotFound:
         return None
     except AirflowError as exc:
-        raise ObjectError(str(exc)) from None
+        raise ObjectError(str(exc), refused=False) from None
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -179,9 +185,10 @@ def _change(
         else:
             getattr(server.client, f"delete_{kind.object_type}")(object_id)
     except (AirflowError, ObjectError) as exc:
-        event = _record(actor, server.name, kind, object_id, op, before, after if op != "delete" else None, str(exc))
+        _record(actor, server.name, kind, object_id, op, before, after if op != "delete" else None, str(exc))
         db.session.commit()
-        raise ObjectError(str(exc)) from None
+        refused = exc.refused if isinstance(exc, ObjectError) else exc.status in (400, 404, 409, 422)
+        raise ObjectError(str(exc), refused=refused) from None
     event = _record(actor, server.name, kind, object_id, op, before, after, None)
     db.session.commit()
     return event
