@@ -314,3 +314,65 @@ def test_airflow_down_is_a_clear_message_and_a_failed_audit_event(app, admin) ->
     assert failed.outcome == "failed" and "connection refused" in (failed.error or "")
     assert admin.client.get(f"/admin/airflow-config/{server_id}/").status_code == 200
     assert admin.client.get("/admin/variables/999999/").status_code == 404
+
+
+def clear_values(variable: str, conn_id: str) -> list[str]:
+    """The sensitive variable's value and the connection's password as Airflow stores them, read
+    from its database by the sandbox's own Python (its API only ever answers ``***``)."""
+    import subprocess
+
+    from console.airflow.sandbox.settings import airflow_env, clean_env
+    from tests.conftest import sandbox_settings
+
+    settings = sandbox_settings()
+    code = (
+        "import json, sys\nimport airflow\nfrom airflow.utils.session import create_session\n"
+        "from airflow.models import Connection, Variable\nwith create_session() as s:\n"
+        "    v = s.query(Variable).filter_by(key=sys.argv[1]).one().val\n"
+        "    c = s.query(Connection).filter_by(conn_id=sys.argv[2]).one().password\n"
+        "print(json.dumps([v, c]))\n"
+    )
+    done = subprocess.run(
+        [str(settings.python_bin), "-c", code, variable, conn_id],
+        env={**clean_env(settings), **airflow_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_revert_restores_a_sensitive_value_and_a_connection_password(app, admin, sandbox_server, names) -> None:
+    key, conn_id = names("variable", "token"), names("connection")
+    old_value, new_value = "old-" + uuid.uuid4().hex, "new-" + uuid.uuid4().hex
+    old_pw, new_pw = "oldpw-" + uuid.uuid4().hex, "newpw-" + uuid.uuid4().hex
+    variables, connections = f"/admin/variables/{sandbox_server}", f"/admin/connections/{sandbox_server}"
+    admin.post(f"{variables}/new", {"key": key, "value": old_value})
+    admin.post(f"{variables}/edit?id={key}", {"key": key, "value": new_value})
+    conn = {"connection_id": conn_id, "conn_type": "http", "host": "h", "password": old_pw}
+    admin.post(f"{connections}/new", conn)
+    admin.post(f"{connections}/edit?id={conn_id}", {**conn, "password": new_pw})
+    var_update, conn_update = events(app, "variable", key)[-1], events(app, "connection", conn_id)[-1]
+    with app.app_context():
+        preview = airflow_objects.preview_revert(db.session.get(AuditEvent, var_update.id))
+    assert not preview.changed_outside and ("value", audit.MASK, audit.MASK) in preview.changes
+    assert old_value not in repr(preview) and new_value not in repr(preview)
+
+    revert(app, var_update.id)
+    revert(app, conn_update.id)
+    assert clear_values(key, conn_id) == [old_value, old_pw]
+
+
+def test_a_secret_the_console_never_saw_is_named_as_not_restorable(app, admin, sandbox_server, api, names) -> None:
+    key = names("variable", "password")
+    api.create_variable(key, "set-in-airflow-" + uuid.uuid4().hex, "first")
+    base = f"/admin/variables/{sandbox_server}"
+    assert admin.post(f"{base}/edit?id={key}", {"key": key, "value": "", "description": "second"}).status_code == 302
+    update = events(app, "variable", key)[-1]
+    assert audit.masked(update.before) == {"description": "first"}
+    with app.app_context():
+        preview = airflow_objects.preview_revert(db.session.get(AuditEvent, update.id))
+    assert preview.unknown == ["value"] and preview.changes == [("description", "second", "first")]
+    revert(app, update.id)
+    assert api.get_variable(key)["description"] == "first"
