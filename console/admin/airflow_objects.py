@@ -209,7 +209,7 @@ class PoolsView(ObjectsView):
         ("open_slots", "Open"),
         ("running_slots", "Running"),
         ("queued_slots", "Queued"),
-        ("include_deferred", "Deferred count"),
+        ("include_deferred", "Deferred take slots"),
         ("description", "Description"),
     )
 

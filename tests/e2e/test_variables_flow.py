@@ -1,6 +1,6 @@
 """An admin creates a variable and a sensitive one in the browser, edits the first, and Airflow has
 the new value; the sensitive value never reaches the page.  Screenshots of the list and the edit
-page, desktop and phone."""
+page (desktop and phone), the configuration page, the pools and a new connection's form."""
 
 from __future__ import annotations
 
@@ -52,6 +52,17 @@ def test_admin_creates_and_edits_variables_in_the_browser(
         screenshot(page, "variables_phone")
         page.goto(f"{base}/edit?id={key}")
         screenshot(page, "variable_edit_phone")
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(f"{live_server.url}/admin/airflow-config/{sandbox_server}/?q=api")
+        page.wait_for_selector("[data-testid=config-row][data-key='api.expose_config']")
+        screenshot(page, "airflow_config_desktop")
+        page.click("a[href='#providers']")
+        page.wait_for_selector("[data-testid=provider-row]", state="visible")
+        page.goto(f"{live_server.url}/admin/pools/{sandbox_server}/")
+        page.wait_for_selector("[data-testid=object-row][data-object-id=default_pool]")
+        screenshot(page, "pools_desktop")
+        page.goto(f"{live_server.url}/admin/connections/{sandbox_server}/new")
+        screenshot(page, "connection_new_desktop")
         assert problems == []
     finally:
         for k in (key, secret_key):
