@@ -5,6 +5,7 @@ roles, and a server that is down."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -256,6 +257,19 @@ def test_import_export_round_trip_and_bad_input_changes_nothing(app, admin, sand
     assert nulls.status_code == 400 and "has no value" in text(nulls) and "1 to 250 characters" in text(nulls)
     assert api.get_variable(plain)["value"] == "hello"
     assert len(events(app, "variable", plain)) == before
+    upload = admin.post(f"{base}/import", {"file": (io.BytesIO(json.dumps({plain: "from a file"}).encode()), "v.json")})
+    assert upload.status_code == 200 and f'data-key="{plain}" data-outcome="updated"' in text(upload)
+    assert api.get_variable(plain)["value"] == "from a file"
+
+
+def test_a_change_airflow_refuses_is_a_message_and_a_failed_audit_event(app, admin, sandbox_server, api) -> None:
+    refused = admin.post(f"/admin/pools/{sandbox_server}/delete", {"id": "default_pool"})
+    assert refused.status_code == 302
+    page = text(admin.client.get(refused.headers["Location"]))
+    assert "default_pool" in page and "alert-danger" in page
+    failed = events(app, "pool", "default_pool")[-1]
+    assert (failed.action, failed.outcome) == ("pool.delete", "failed") and "default_pool" in (failed.error or "")
+    assert api.get_pool("default_pool")["name"] == "default_pool"
 
 
 # --- configuration ----------------------------------------------------------------------------
