@@ -17,8 +17,6 @@ from flask_login import current_user
 
 from console.admin.airflow_object_forms import FORMS, ID_FIELDS, ImportForm, values_of
 from console.admin.base import SecureBaseView
-from console.airflow.objects import REDACTED
-from console.airflow.registry import enabled_servers
 from console.services import airflow_objects, airflow_variables_io
 from console.services.errors import ServiceError
 from console.services.server_clients import UnknownServer
@@ -35,7 +33,7 @@ class _ServerScreen(SecureBaseView):
     """A screen with one page per enabled server; ``/`` goes to the first."""
 
     def _servers(self) -> list[Any]:
-        return enabled_servers()
+        return airflow_objects.enabled_servers()
 
     @expose("/")
     def index(self) -> Any:
@@ -151,7 +149,7 @@ class ObjectsView(_ServerScreen):
         """Fields the form must not show: the sensitive ones, and a value Airflow redacted in part."""
         if row is None:
             return frozenset(self.kind.secrets(""))
-        partly = {k for k in ("value", "extra") if REDACTED in str(row.values.get(k) or "")}
+        partly = {k for k in ("value", "extra") if airflow_objects.REDACTED in str(row.values.get(k) or "")}
         return row.secret_fields | partly
 
 

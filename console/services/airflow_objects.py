@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from console.airflow.errors import AirflowAuthError, AirflowError, AirflowNotFound
 from console.airflow.objects import REDACTED
+from console.airflow.registry import enabled_servers
 from console.extensions import db
 from console.models import AirflowServer, AuditEvent
 from console.services import audit
@@ -36,7 +37,17 @@ from console.services.server_clients import ServerHandle, UnknownServer, client_
 if TYPE_CHECKING:
     from console.airflow.client import AirflowClient
 
-__all__ = ["KINDS", "ChangedOutside", "ObjectError", "is_sensitive_key", "preview_revert", "revert_change"]
+__all__ = [
+    "KINDS",
+    "REDACTED",
+    "ChangedOutside",
+    "ObjectError",
+    "enabled_servers",
+    "is_sensitive_key",
+    "preview_revert",
+    "resolve_server",
+    "revert_change",
+]
 
 
 class ObjectError(ServiceError):
