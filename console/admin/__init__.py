@@ -36,7 +36,8 @@ def init_admin(app: Flask) -> Admin:
 
 
 def _screens() -> list:
-    """The Airflow, task and job screens, in menu order."""
+    """The Airflow, task, job and Airflow-object screens, in menu order."""
+    from console.admin.airflow_objects import AirflowConfigView, ConnectionsView, PoolsView, VariablesView
     from console.admin.dags import DagsView
     from console.admin.jobs import JobsView
     from console.admin.runs import RunsView
@@ -48,4 +49,10 @@ def _screens() -> list:
         RunsView(name="Runs", endpoint="runs", url="/admin/runs"),
         TasksView(Task, db, name="Tasks", endpoint="tasks"),
         JobsView(name="Jobs", endpoint="jobs", url="/admin/jobs"),
+        VariablesView(name="Variables", endpoint="variables", url="/admin/variables", category="Airflow"),
+        PoolsView(name="Pools", endpoint="pools", url="/admin/pools", category="Airflow"),
+        ConnectionsView(name="Connections", endpoint="connections", url="/admin/connections", category="Airflow"),
+        AirflowConfigView(
+            name="Configuration", endpoint="airflow_config", url="/admin/airflow-config", category="Airflow"
+        ),
     ]

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from console.airflow.dag_views import AirflowDagViews, DagSource, DagTask, RunFilter, RunsPage
 from console.airflow.failures import readable_detail
 from console.airflow.log_stream import LogLineStream
+from console.airflow.objects import AirflowObjects
 from console.airflow.payloads import (
     Dag,
     DagDetails,
@@ -91,10 +92,11 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews):
+class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews, AirflowObjects):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
-    here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""
+    here, the writes in :class:`~console.airflow.writes.AirflowWrites`, variables, pools,
+    connections and configuration in :class:`~console.airflow.objects.AirflowObjects`."""
 
     def __init__(
         self,

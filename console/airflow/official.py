@@ -15,28 +15,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_client.client.api.config_api import ConfigApi
+from airflow_client.client.api.connection_api import ConnectionApi
 from airflow_client.client.api.dag_api import DAGApi
 from airflow_client.client.api.dag_run_api import DagRunApi
 from airflow_client.client.api.dag_source_api import DagSourceApi
 from airflow_client.client.api.import_error_api import ImportErrorApi
 from airflow_client.client.api.monitor_api import MonitorApi
+from airflow_client.client.api.plugin_api import PluginApi
+from airflow_client.client.api.pool_api import PoolApi
+from airflow_client.client.api.provider_api import ProviderApi
 from airflow_client.client.api.task_api import TaskApi
 from airflow_client.client.api.task_instance_api import TaskInstanceApi
+from airflow_client.client.api.variable_api import VariableApi
 from airflow_client.client.api.version_api import VersionApi
 from airflow_client.client.api_client import ApiClient
 from airflow_client.client.configuration import Configuration
 from airflow_client.client.exceptions import ApiException, OpenApiException
 from airflow_client.client.models.clear_task_instances_body import ClearTaskInstancesBody
 from airflow_client.client.models.clear_task_instances_body_task_ids_inner import ClearTaskInstancesBodyTaskIdsInner
+from airflow_client.client.models.connection_body import ConnectionBody
 from airflow_client.client.models.dag_patch_body import DAGPatchBody
 from airflow_client.client.models.dag_run_mutable_states import DagRunMutableStates
 from airflow_client.client.models.dag_run_patch_body import DAGRunPatchBody
 from airflow_client.client.models.dag_run_state import DagRunState
 from airflow_client.client.models.dag_runs_batch_body import DAGRunsBatchBody
 from airflow_client.client.models.patch_task_instance_body import PatchTaskInstanceBody
+from airflow_client.client.models.pool_body import PoolBody
+from airflow_client.client.models.pool_patch_body import PoolPatchBody
 from airflow_client.client.models.task_instance_state import TaskInstanceState
 from airflow_client.client.models.task_instances_batch_body import TaskInstancesBatchBody
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
+from airflow_client.client.models.variable_body import VariableBody
 
 from console.airflow.ids import path_segment
 
@@ -44,7 +54,10 @@ __all__ = [
     "ApiException",
     "ClearTaskInstancesBody",
     "ClearTaskInstancesBodyTaskIdsInner",
+    "ConfigApi",
     "Configuration",
+    "ConnectionApi",
+    "ConnectionBody",
     "DAGApi",
     "DAGPatchBody",
     "DAGRunPatchBody",
@@ -58,11 +71,18 @@ __all__ = [
     "OpenApiException",
     "PatchTaskInstanceBody",
     "PathSafeApiClient",
+    "PluginApi",
+    "PoolApi",
+    "PoolBody",
+    "PoolPatchBody",
+    "ProviderApi",
     "TaskApi",
     "TaskInstanceApi",
     "TaskInstanceState",
     "TaskInstancesBatchBody",
     "TriggerDAGRunPostBody",
+    "VariableApi",
+    "VariableBody",
     "VersionApi",
     "is_request_side",
 ]

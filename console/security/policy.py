@@ -20,12 +20,19 @@ ADMIN = "admin"
 ROLES: dict[str, str] = {
     VIEWER: "Reads DAGs, runs, logs, tasks and the audit trail",
     OPERATOR: "Viewer, plus triggers, pauses and clears runs and creates and edits tasks",
-    ADMIN: "Everything, including users, Airflow servers and settings",
+    ADMIN: "Everything, including users, Airflow servers, settings, and Airflow's variables, pools and connections",
 }
 RANK = {PUBLIC: 0, VIEWER: 1, OPERATOR: 2, ADMIN: 3}
 
 MODEL_READ = ("index_view", "details_view", "ajax_lookup")
 MODEL_WRITE = ("create_view", "edit_view", "action_view", "ajax_update")
+
+
+def airflow_objects_view(endpoint: str, *extra_reads: str, extra_writes: tuple[str, ...] = ()) -> dict[str, str]:
+    """Policy rows for a Variables/Pools/Connections screen: everyone reads, admins change."""
+    rows = {f"{endpoint}.{name}": VIEWER for name in ("index", "listing", *extra_reads)}
+    rows.update({f"{endpoint}.{name}": ADMIN for name in ("create", "edit", "delete", *extra_writes)})
+    return rows
 
 
 def model_view(endpoint: str, read: str, write: str, delete: str | None = None) -> dict[str, str]:
@@ -73,6 +80,12 @@ POLICY: dict[str, str] = {
     "dags.log": VIEWER,
     "dags.log_lines": VIEWER,
     "dags.log_download": VIEWER,
+    # Airflow's variables, pools and connections (per server), and its configuration.
+    **airflow_objects_view("variables", "export", extra_writes=("import_variables",)),
+    **airflow_objects_view("pools"),
+    **airflow_objects_view("connections"),
+    "airflow_config.index": VIEWER,
+    "airflow_config.listing": VIEWER,
     # Background jobs: everyone who reads may follow them; operators may cancel any job.
     "jobs.index": VIEWER,
     "jobs.detail": VIEWER,

@@ -129,6 +129,8 @@ def airflow_env(settings: SandboxSettings) -> dict[str, str]:
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        # GET /api/v2/config answers (the console's "Airflow configuration" page), secrets hidden.
+        "AIRFLOW__API__EXPOSE_CONFIG": "non-sensitive-only",
         # The scheduler and triggerer serve logs on 0.0.0.0:8793/8794 by default; two sandboxes (or any
         # other Airflow) on one machine would fight over those ports, so derive them from the API port.
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_aux_port(port, 1)),
