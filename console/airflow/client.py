@@ -53,7 +53,15 @@ from console.airflow.summaries import AirflowSummaries, ImportErrorWindow, RunSa
 from console.airflow.tokens import TokenCache
 from console.airflow.urls import normalize_base_url
 from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
-from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites
+from console.airflow.task_views import (
+    AirflowTaskViews,
+    TaskInstanceFilter,
+    TaskInstanceInfo,
+    TaskInstancesPage,
+    TaskTry,
+    XComEntry,
+)
+from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites, ClearOptions
 
 __all__ = [
     "DAG_RUN_SETTABLE_STATES",
@@ -62,6 +70,7 @@ __all__ = [
     "TASK_SETTABLE_STATES",
     "AirflowClient",
     "AirflowSession",
+    "ClearOptions",
     "Dag",
     "DagDetails",
     "DagFilter",
@@ -78,6 +87,11 @@ __all__ = [
     "RunSample",
     "RunsPage",
     "TaskInstance",
+    "TaskInstanceFilter",
+    "TaskInstanceInfo",
+    "TaskInstancesPage",
+    "TaskTry",
+    "XComEntry",
     "normalize_base_url",
     "parse_log_line",
     "readable_detail",
@@ -91,7 +105,7 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews):
+class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews, AirflowTaskViews):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`."""
