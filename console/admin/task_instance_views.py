@@ -18,7 +18,7 @@ from flask_login import current_user
 from console.admin.dag_tabs import DAG
 from console.services import dags, ti_actions
 from console.services.errors import ServiceError
-from console.services.task_instance import load_task_instance, xcom_download
+from console.services.task_instance import load_task_instance, task_instance_ref, xcom_download
 
 RUN = DAG + "/runs/<run_id:run_id>"
 TASK = RUN + "/tasks/<airflow_key:task_id>"
@@ -48,9 +48,7 @@ class TaskInstanceMixin:
                 page.server.name,
                 f"There is no task instance {page.name!r} in run {run_id!r} of DAG {dag_id!r} on {page.server.name!r}.",
             )
-        html = self.render(
-            "admin/dags/task_instance.html", page=page, others=dags.other_server_failures(server_id)
-        )
+        html = self.render("admin/dags/task_instance.html", page=page, others=dags.other_server_failures(server_id))
         return html if page.failure is None else (html, 502)
 
     @expose(TASK + "/xcom")
@@ -59,7 +57,9 @@ class TaskInstanceMixin:
         key = request.args.get("key", "")
         if not key or len(key) > MAX_XCOM_KEY:
             return self._not_found("", "Name the XCom with ?key= (at most 512 characters).", 400)
-        got = self._or_404(lambda: xcom_download(server_id, dag_id, run_id, task_id, key, self._map_index(request.args)))
+        got = self._or_404(
+            lambda: xcom_download(server_id, dag_id, run_id, task_id, key, self._map_index(request.args))
+        )
         if isinstance(got, Response):
             return got
         if got.failure is not None:
@@ -79,12 +79,18 @@ class TaskInstanceMixin:
         """Without ``confirm=1``: Airflow's dry run, shown for confirmation; with it: the clear."""
         map_index = self._map_index(request.form)
         options, only_failed = ti_actions.clear_options(request.form)
-        back = url_for(".task_instance", server_id=server_id, dag_id=dag_id, run_id=run_id, task_id=task_id,
-                       map_index=map_index if map_index >= 0 else None)
+        back = url_for(
+            ".task_instance",
+            server_id=server_id,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            map_index=map_index if map_index >= 0 else None,
+        )
         try:
             if request.form.get("confirm") != "1":
                 found = ti_actions.preview_clear(server_id, dag_id, run_id, task_id, map_index, options, only_failed)
-                page = load_task_instance(server_id, dag_id, run_id, task_id, map_index)
+                page = task_instance_ref(server_id, dag_id, run_id, task_id, map_index)
                 return self.render(
                     "admin/dags/clear_confirm.html",
                     page=page,
@@ -100,7 +106,10 @@ class TaskInstanceMixin:
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Cleared {len(cleared)} task instance{'' if len(cleared) == 1 else 's'}: they will run again.", "success")
+            flash(
+                f"Cleared {len(cleared)} task instance{'' if len(cleared) == 1 else 's'}: they will run again.",
+                "success",
+            )
         return redirect(back)
 
     @expose(RUN + "/note", methods=("POST",))

@@ -57,7 +57,10 @@ class TaskInstancesView(SecureBaseView):
             job_queue().submit(done.job.id)
             return redirect(url_for("jobs.detail", job_id=done.job.id))
         if done.cleared:
-            flash(f"Cleared {done.cleared} task instance{'' if done.cleared == 1 else 's'}: they will run again.", "success")
+            flash(
+                f"Cleared {done.cleared} task instance{'' if done.cleared == 1 else 's'}: they will run again.",
+                "success",
+            )
         for error in done.errors or []:
             flash(error, "error")
         return redirect(self._back())

@@ -50,9 +50,6 @@ from console.airflow.payloads import (
 )
 from console.airflow.session import RETRY_STATUSES, AirflowSession
 from console.airflow.summaries import AirflowSummaries, ImportErrorWindow, RunSample
-from console.airflow.tokens import TokenCache
-from console.airflow.urls import normalize_base_url
-from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
 from console.airflow.task_views import (
     AirflowTaskViews,
     TaskInstanceFilter,
@@ -61,6 +58,9 @@ from console.airflow.task_views import (
     TaskTry,
     XComEntry,
 )
+from console.airflow.tokens import TokenCache
+from console.airflow.urls import normalize_base_url
+from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
 from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites, ClearOptions
 
 __all__ = [

@@ -206,9 +206,7 @@ class AirflowTaskViews:
         )
         return self.session.parse(what, xcom_text, raw)
 
-    def task_instances_page(
-        self, task_filter: TaskInstanceFilter, *, limit: int, offset: int = 0
-    ) -> TaskInstancesPage:
+    def task_instances_page(self, task_filter: TaskInstanceFilter, *, limit: int, offset: int = 0) -> TaskInstancesPage:
         """Task instances of every DAG and run (newest run first) matching ``task_filter``,
         ``offset`` to ``offset + limit`` (at most 100), and the total: one request."""
         what = "list task instances"

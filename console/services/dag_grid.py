@@ -87,7 +87,15 @@ def _cell(run_id: str, instances: list[TaskInstance], task_id: str | None) -> Gr
     if len(instances) == 1 and task_id is not None:
         ti = instances[0]
         return GridCell(
-            run_id, ti.state, 1, state_counts(instances), ti.try_number, ti.start_date, ti.duration, task_id, ti.map_index
+            run_id,
+            ti.state,
+            1,
+            state_counts(instances),
+            ti.try_number,
+            ti.start_date,
+            ti.duration,
+            task_id,
+            ti.map_index,
         )
     starts = [ti.start_date for ti in instances if ti.start_date]
     ends = [ti.end_date for ti in instances if ti.end_date]

@@ -75,24 +75,34 @@ def _read(server_id: int, dag_id: str, query: tuple[object, ...], loader: Any, s
     return cached("runs", server_id, (dag_id, "ti", *query), loader, dag_id=dag_id, settled=settled)
 
 
+def task_instance_ref(server_id: int, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstancePage:
+    """The page's names only (no Airflow call), for a page about the task instance (the clear
+    confirmation)."""
+    return TaskInstancePage(resolve_server(server_id), dag_id, run_id, task_id, map_index)
+
+
 def load_task_instance(server_id: int, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstancePage:
     """The task-instance page; ``not_found`` when Airflow has no such DAG, run or task instance."""
     page = TaskInstancePage(resolve_server(server_id), dag_id, run_id, task_id, map_index)
     where = (dag_id, run_id, task_id, map_index)
     try:
         client = page.server.client
-        page.info = _read(
-            server_id, dag_id, ("info", *where), partial(client.task_instance_info, *where), _ti_settled
-        )
+        page.info = _read(server_id, dag_id, ("info", *where), partial(client.task_instance_info, *where), _ti_settled)
         final = page.finished
         page.tries = _read(
-            server_id, dag_id, ("tries", *where, page.info.ti.try_number), partial(client.task_tries, *where),
+            server_id,
+            dag_id,
+            ("tries", *where, page.info.ti.try_number),
+            partial(client.task_tries, *where),
             lambda _: final,
         )
         limit = int(current_app.config["TASK_PAGE_MAX_XCOMS"])
         entries, page.xcom_total = _read(
-            server_id, dag_id, ("xcoms", *where, page.info.ti.try_number),
-            partial(client.xcom_entries, *where, limit=limit), lambda _: final,
+            server_id,
+            dag_id,
+            ("xcoms", *where, page.info.ti.try_number),
+            partial(client.xcom_entries, *where, limit=limit),
+            lambda _: final,
         )
         page.xcoms = [_shown(server_id, page, entry, final) for entry in entries[:limit]]
     except AirflowNotFound:
@@ -107,7 +117,10 @@ def _shown(server_id: int, page: TaskInstancePage, entry: XComEntry, final: bool
     where = (page.dag_id, page.run_id, page.task_id, entry.key, entry.map_index)
     try:
         text: str = _read(
-            server_id, page.dag_id, ("xcom", *where, str(entry.timestamp)), partial(client.xcom_value, *where),
+            server_id,
+            page.dag_id,
+            ("xcom", *where, str(entry.timestamp)),
+            partial(client.xcom_value, *where),
             lambda _: final,
         )
     except AirflowNotFound:

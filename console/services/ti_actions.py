@@ -251,4 +251,3 @@ def run_job_item(job: Job, item: JobItem, act: dict[str, Any]) -> None:
     clear_task(
         job.actor, item.server_id, item.dag_id, item.run_id, task_id, int(map_index), ClearOptions(), False, **act
     )
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from html import unescape
 from collections.abc import Callable, Iterator
+from html import unescape
 from typing import Any
 
 import pytest
@@ -61,7 +61,9 @@ def ti_url(server_id: int, run_id: str, task_id: str, dag_id: str = "example_mul
 def events(app: Flask, action: str, run_id: str) -> list[AuditEvent]:
     with app.app_context():
         rows = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == action, AuditEvent.run_id == run_id).order_by(AuditEvent.id)
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == action, AuditEvent.run_id == run_id)
+            .order_by(AuditEvent.id)
         ).all()
         db.session.expunge_all()
         return list(rows)
@@ -112,8 +114,10 @@ def test_grid_cells_open_the_task_instance_page(login_as, sandbox_server, multi_
 def test_marked_failed_then_cleared_with_downstream(app, login_as, sandbox_server, api, multi_run) -> None:
     login_as("operator")
     base = ti_url(sandbox_server, multi_run, "extract")
-    marked = login_as.post(f"/admin/dags/{sandbox_server}/example_multi/runs/{multi_run}/tasks/extract/mark",
-                           {"state": "failed", "next": base + "/"})
+    marked = login_as.post(
+        f"/admin/dags/{sandbox_server}/example_multi/runs/{multi_run}/tasks/extract/mark",
+        {"state": "failed", "next": base + "/"},
+    )
     assert marked.status_code == 302 and marked.headers["Location"].endswith(base + "/")
     states = {ti.task_id: ti for ti in api.list_task_instances("example_multi", multi_run)}
     assert states["extract"].state == "failed"
@@ -170,7 +174,10 @@ def test_run_page_says_who_triggered_a_console_run(app, login_as, sandbox_server
         html = text(login_as.client.get(f"/admin/dags/{sandbox_server}/example_quick/runs/{run.run_id}/"))
         origin = re.search(r'data-testid="run-origin">(.*?)</dd>', html, re.S)
         assert origin is not None and "operator@example.com" in origin.group(1)
-        assert f"object_type=dag_run&amp;object_id=example_quick%2F{run.run_id.replace(':', '%3A').replace('+', '%2B')}" in html
+        assert (
+            f"object_type=dag_run&amp;object_id=example_quick%2F{run.run_id.replace(':', '%3A').replace('+', '%2B')}"
+            in html
+        )
     finally:
         wait_for_run(api, "example_quick", run.run_id)
 
@@ -181,8 +188,11 @@ def test_run_page_says_who_triggered_a_console_run(app, login_as, sandbox_server
 def test_task_instance_list_filters_by_state_and_server(login_as, sandbox_server, multi_run) -> None:
     client = login_as("viewer")
     html = text(client.get("/admin/task-instances/?state=success&server=sandbox&dag=example_multi"))
-    rows = re.findall(r'data-testid="ti-row" data-server="([^"]+)" data-dag="([^"]+)" data-run="([^"]+)" '
-                      r'data-task="([^"]+)" data-state="([^"]+)"', html)
+    rows = re.findall(
+        r'data-testid="ti-row" data-server="([^"]+)" data-dag="([^"]+)" data-run="([^"]+)" '
+        r'data-task="([^"]+)" data-state="([^"]+)"',
+        html,
+    )
     assert rows and {(s, d, st) for s, d, _r, _t, st in rows} == {("sandbox", "example_multi", "success")}
     assert 'data-testid="ti-select"' not in html
     none = text(client.get("/admin/task-instances/?state=up_for_reschedule&dag=example_multi"))
@@ -197,7 +207,7 @@ def test_bulk_clear_of_two_selected(app, login_as, sandbox_server, api, multi_ru
     app.config["TI_CLEAR_INLINE_MAX"] = inline_max
     login_as("operator")
     wait_for_run(api, "example_multi", multi_run)
-    html = text(login_as.client.get(f"/admin/task-instances/?dag=example_multi&server=sandbox"))
+    html = text(login_as.client.get("/admin/task-instances/?dag=example_multi&server=sandbox"))
     keys = [json.loads(unescape(k)) for k in re.findall(r'name="ti" value="([^"]+)"', html)]
     chosen = [k for k in keys if k[2] == multi_run and k[3] in ("transform_a", "transform_b")]
     assert len(chosen) == 2
@@ -235,7 +245,10 @@ def test_viewer_gets_403_on_every_new_post(login_as, sandbox_server, multi_run) 
         (run + "/tasks/extract/clear", {"downstream": "1"}),
         (run + "/tasks/extract/clear", {"confirm": "1"}),
         (run + "/tasks/extract/mark", {"state": "failed"}),
-        ("/admin/task-instances/clear", {"ti": json.dumps([sandbox_server, "example_multi", multi_run, "extract", -1])}),
+        (
+            "/admin/task-instances/clear",
+            {"ti": json.dumps([sandbox_server, "example_multi", multi_run, "extract", -1])},
+        ),
     ):
         assert login_as.post(url, data).status_code == 403, url
 
