@@ -279,7 +279,7 @@ def _run_item(job: Job, item: JobItem) -> None:
         elif action == "clear":
             run_id = dag_actions.latest_run_id(item.server_id, item.dag_id)
             dag_actions.clear(job.actor, item.server_id, item.dag_id, run_id, **act)
-        elif action == ti_actions.CLEAR_TIS_KIND:
+        elif action == ti_actions.CLEAR_TIS_ACTION:
             ti_actions.run_job_item(job, item, act)
         else:
             raise ServiceError(f"Unknown bulk action {action!r}.")

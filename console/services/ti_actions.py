@@ -24,6 +24,7 @@ from console.airflow.ids import is_airflow_key, is_run_id
 from console.extensions import db
 from console.models import AirflowServer, Job, JobItem, JobState, User
 from console.models.timeutil import utcnow
+from console.services.audit import record_airflow_action
 from console.services.dag_actions import DagActionError, Outcome, _perform
 from console.services.errors import ServiceError
 from console.services.server_clients import resolve_server
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 MAX_NOTE = 1000
 #: The background job that clears selected task instances (``Job.kind`` and its action).
 CLEAR_TIS_KIND = "clear_task_instances"
+#: Its action, as the job runner dispatches on it and the audit names it (``bulk clear_tis ...``).
+CLEAR_TIS_ACTION = "clear_tis"
 
 
 def set_run_note(actor: str, server_id: int, dag_id: str, run_id: str, note: str) -> DagRun:
@@ -215,12 +218,12 @@ def clear_selected(actor: str, keys: Iterable[str]) -> BulkClear:
 
 
 def _create_job(actor: str, selected: list[Selected], servers: dict[int, AirflowServer]) -> Job:
-    from console.services.jobs import _audit
-
+    """The queued job and its items; its start audited (as :mod:`console.services.jobs` audits
+    a bulk action's) in the same commit."""
     job = Job(
         uid=uuid.uuid4().hex,
         kind=CLEAR_TIS_KIND,
-        params={"action": CLEAR_TIS_KIND, "tasks": [[s.task_id, s.map_index] for s in selected]},
+        params={"action": CLEAR_TIS_ACTION, "tasks": [[s.task_id, s.map_index] for s in selected]},
         actor=actor,
         user_id=db.session.scalar(sa.select(User.id).where(User.email == actor)),
         state=JobState.QUEUED,
@@ -239,7 +242,10 @@ def _create_job(actor: str, selected: list[Selected], servers: dict[int, Airflow
     ]
     db.session.add(job)
     db.session.flush()
-    _audit(job, "started", detail={"task_instances": job.total})
+    names = ", ".join(dict.fromkeys(i.server_name for i in job.items))
+    record_airflow_action(
+        f"bulk {CLEAR_TIS_ACTION} started", names[:80], actor=actor, detail={"job": job.id, "task_instances": job.total}
+    )
     db.session.commit()
     return job
 
