@@ -1,5 +1,6 @@
-"""An operator opens a task instance from the grid: its tries and its XCom are there; the run page
-shows who started it and the note form; the clear preview lists the downstream tasks; desktop and phone screenshots of both, nothing refused by the script policy."""
+"""An operator opens a task instance from the grid: its tries and its XCom are there, the clear
+preview lists the downstream tasks; the run page shows who started it and the note form; desktop
+and phone screenshots, nothing refused by the script policy."""
 
 from __future__ import annotations
 
