@@ -155,6 +155,14 @@ class DefaultConfig:
     JOBS_MAX_ATTEMPTS = 3  # a job resumed this many times ends failed instead
     JOBS_HEARTBEAT_SECONDS = 10.0  # how often a worker says it is alive (the dashboard shows it)
 
+    # The task-instance page and the cross-server task-instance list (docs/PERFORMANCE.md):
+    # XComs whose values the page reads (one call each), the characters of a value it shows
+    # (the rest is a download), and how many selected task instances a bulk clear does inline
+    # (more: a background job).
+    TASK_PAGE_MAX_XCOMS = 10
+    XCOM_PREVIEW_CHARS = 2000
+    TI_CLEAR_INLINE_MAX = 5
+
     CONSOLE_BASE_URL = "http://127.0.0.1:5000"
 
 
@@ -257,6 +265,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
         "JOBS_MAX_ITEMS",
         "JOBS_STALE_AFTER_SECONDS",
         "JOBS_MAX_ATTEMPTS",
+        "XCOM_PREVIEW_CHARS",
+        "TI_CLEAR_INLINE_MAX",
     ):
         if float(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")

@@ -41,12 +41,14 @@ def _screens() -> list:
     from console.admin.dags import DagsView
     from console.admin.jobs import JobsView
     from console.admin.runs import RunsView
+    from console.admin.task_instances import TaskInstancesView
     from console.admin.tasks import TasksView
     from console.models import Task
 
     return [
         DagsView(name="DAGs", endpoint="dags", url="/admin/dags"),
         RunsView(name="Runs", endpoint="runs", url="/admin/runs"),
+        TaskInstancesView(name="Task instances", endpoint="task_instances", url="/admin/task-instances"),
         TasksView(Task, db, name="Tasks", endpoint="tasks"),
         JobsView(name="Jobs", endpoint="jobs", url="/admin/jobs"),
         VariablesView(name="Variables", endpoint="variables", url="/admin/variables", category="Airflow"),

@@ -22,6 +22,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
 from console.admin.dag_tabs import DAG, DagTabsMixin
+from console.admin.task_instance_views import TaskInstanceMixin
 from console.airflow.ids import MAX_ID_LENGTH, is_airflow_key, is_run_id
 from console.jobs import job_queue
 from console.security.redirects import is_same_site_path
@@ -29,6 +30,7 @@ from console.services import dag_actions, dags, jobs, logs
 from console.services.dag_query import PER_PAGE_CHOICES, DagQuery
 from console.services.errors import ServiceError
 from console.services.server_clients import UnknownServer
+from console.services.task_instance import run_origin
 from console.services.trigger_form import build_trigger_form
 
 RUN = DAG + "/runs/<run_id:run_id>"
@@ -61,7 +63,7 @@ def register_converters(app: Flask) -> None:
     app.url_map.converters["run_id"] = RunIdConverter
 
 
-class DagsView(DagTabsMixin, SecureBaseView):
+class DagsView(DagTabsMixin, TaskInstanceMixin, SecureBaseView):
     """``/admin/dags``: DAGs of every enabled Airflow server; a DAG's tabs are in
     :class:`~console.admin.dag_tabs.DagTabsMixin`."""
 
@@ -86,7 +88,10 @@ class DagsView(DagTabsMixin, SecureBaseView):
         if page.not_found:
             what = f"DAG {dag_id!r}" if page.dag is None else f"run {run_id!r} of DAG {dag_id!r}"
             return self._not_found(page.server.name, f"{what} does not exist on server {page.server.name!r}.")
-        return self.render("admin/dags/run.html", page=page, others=dags.other_server_failures(server_id))
+        origin = run_origin(page.server.name, server_id, dag_id, page.run) if page.run else None
+        return self.render(
+            "admin/dags/run.html", page=page, origin=origin, others=dags.other_server_failures(server_id)
+        )
 
     @expose(DAG + "/trigger", methods=("GET", "POST"))
     def trigger(self, server_id: int, dag_id: str) -> Any:
@@ -229,7 +234,7 @@ class DagsView(DagTabsMixin, SecureBaseView):
             ),
             f"Marked task {name} {state}.",
         )
-        return redirect(url_for(".run", server_id=server_id, dag_id=dag_id, run_id=run_id))
+        return redirect(self._back(url_for(".run", server_id=server_id, dag_id=dag_id, run_id=run_id)))
 
     # --- helpers -------------------------------------------------------------------------
 

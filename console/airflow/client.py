@@ -51,10 +51,18 @@ from console.airflow.payloads import (
 )
 from console.airflow.session import RETRY_STATUSES, AirflowSession
 from console.airflow.summaries import AirflowSummaries, ImportErrorWindow, RunSample
+from console.airflow.task_views import (
+    AirflowTaskViews,
+    TaskInstanceFilter,
+    TaskInstanceInfo,
+    TaskInstancesPage,
+    TaskTry,
+    XComEntry,
+)
 from console.airflow.tokens import TokenCache
 from console.airflow.urls import normalize_base_url
 from console.airflow.windows import AirflowWindows, DagFilter, DagWindow
-from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites
+from console.airflow.writes import DAG_RUN_SETTABLE_STATES, TASK_SETTABLE_STATES, AirflowWrites, ClearOptions
 
 __all__ = [
     "DAG_RUN_SETTABLE_STATES",
@@ -63,6 +71,7 @@ __all__ = [
     "TASK_SETTABLE_STATES",
     "AirflowClient",
     "AirflowSession",
+    "ClearOptions",
     "Dag",
     "DagDetails",
     "DagFilter",
@@ -79,6 +88,11 @@ __all__ = [
     "RunSample",
     "RunsPage",
     "TaskInstance",
+    "TaskInstanceFilter",
+    "TaskInstanceInfo",
+    "TaskInstancesPage",
+    "TaskTry",
+    "XComEntry",
     "normalize_base_url",
     "parse_log_line",
     "readable_detail",
@@ -92,7 +106,7 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews, AirflowObjects):
+class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews, AirflowTaskViews, AirflowObjects):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`, variables, pools,

@@ -29,6 +29,7 @@ from airflow_client.client.api.task_api import TaskApi
 from airflow_client.client.api.task_instance_api import TaskInstanceApi
 from airflow_client.client.api.variable_api import VariableApi
 from airflow_client.client.api.version_api import VersionApi
+from airflow_client.client.api.x_com_api import XComApi
 from airflow_client.client.api_client import ApiClient
 from airflow_client.client.configuration import Configuration
 from airflow_client.client.exceptions import ApiException, OpenApiException
@@ -84,6 +85,7 @@ __all__ = [
     "VariableApi",
     "VariableBody",
     "VersionApi",
+    "XComApi",
     "is_request_side",
 ]
 

@@ -96,6 +96,8 @@ class DagRun(_Plain):
     triggered_by: str | None
     triggering_user_name: str | None
     dag_display_name: str | None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +330,8 @@ def parse_dag_run(raw: Any) -> DagRun:
         triggered_by=_ostr(d, "triggered_by"),
         triggering_user_name=_ostr(d, "triggering_user_name"),
         dag_display_name=_ostr(d, "dag_display_name"),
+        data_interval_start=_odt(d, "data_interval_start"),
+        data_interval_end=_odt(d, "data_interval_end"),
     )
 
 

@@ -10,6 +10,7 @@ anything is sent.  Import the client, not this module.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
 DAG_RUN_SETTABLE_STATES = ("success", "failed", "queued")
 #: Task-instance states a person may set.
 TASK_SETTABLE_STATES = ("success", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class ClearOptions:
+    """What else Airflow clears with the chosen task instances (``clearTaskInstances``'s
+    ``include_*``): the tasks downstream (recursively, into other DAGs' sensors as Airflow
+    does) or upstream of them, and the same tasks in later or earlier runs."""
+
+    downstream: bool = False
+    upstream: bool = False
+    future: bool = False
+    past: bool = False
 
 
 class AirflowWrites:
@@ -97,26 +110,54 @@ class AirflowWrites:
         )
         return self.session.parse(what, parse_dag_run, data)
 
+    def set_dag_run_note(self, dag_id: str, run_id: str, note: str) -> DagRun:
+        """Replace the run's note (empty: no note)."""
+        what = f"set the note of run {run_id!r} of DAG {dag_id!r}"
+        from console.airflow import official as o
+
+        try:
+            body = o.DAGRunPatchBody(note=note)
+        except ValueError as exc:
+            raise self.session.bad_arguments(what, exc) from None
+        data = self._write(
+            what,
+            self.session.dag_run_api.patch_dag_run_without_preload_content,
+            dag_id,
+            run_id,
+            body,
+            update_mask=["note"],
+        )
+        return self.session.parse(what, parse_dag_run, data)
+
     def clear_task_instances(
         self,
         dag_id: str,
         *,
         run_id: str,
-        task_ids: list[str] | None = None,
+        task_ids: list[str | tuple[str, int]] | None = None,
         only_failed: bool = False,
         dry_run: bool = False,
+        options: ClearOptions | None = None,
     ) -> list[TaskInstance]:
         """Clear (re-run) tasks of one run; returns the task instances cleared
-        (or, with ``dry_run``, that would be).  The run goes back to queued."""
+        (or, with ``dry_run``, that would be).  The run goes back to queued.
+        A task id may be ``(task_id, map_index)`` for one mapped instance."""
         what = f"clear tasks of run {run_id!r} of DAG {dag_id!r}"
         from console.airflow import official as o
 
+        chosen = options or ClearOptions()
         try:
             body = o.ClearTaskInstancesBody(
                 dag_run_id=run_id,
-                task_ids=[o.ClearTaskInstancesBodyTaskIdsInner(t) for t in task_ids] if task_ids else None,
+                task_ids=[o.ClearTaskInstancesBodyTaskIdsInner(t if isinstance(t, str) else list(t)) for t in task_ids]
+                if task_ids
+                else None,
                 only_failed=only_failed,
                 dry_run=dry_run,
+                include_downstream=chosen.downstream,
+                include_upstream=chosen.upstream,
+                include_future=chosen.future,
+                include_past=chosen.past,
             )
         except ValueError as exc:
             raise self.session.bad_arguments(what, exc) from None

@@ -42,6 +42,8 @@ class GridCell:
     duration: float | None = None
     #: The task whose instance a click opens (``None`` for a group or an empty cell).
     task_id: str | None = None
+    #: The map index of a cell's one task instance (-1: not mapped).
+    map_index: int = -1
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,15 @@ def _cell(run_id: str, instances: list[TaskInstance], task_id: str | None) -> Gr
     if len(instances) == 1 and task_id is not None:
         ti = instances[0]
         return GridCell(
-            run_id, ti.state, 1, state_counts(instances), ti.try_number, ti.start_date, ti.duration, task_id
+            run_id,
+            ti.state,
+            1,
+            state_counts(instances),
+            ti.try_number,
+            ti.start_date,
+            ti.duration,
+            task_id,
+            ti.map_index,
         )
     starts = [ti.start_date for ti in instances if ti.start_date]
     ends = [ti.end_date for ti in instances if ti.end_date]

@@ -31,7 +31,7 @@ from flask import current_app
 from console.extensions import db
 from console.models import AirflowServer, Job, JobItem, JobItemState, JobState, User
 from console.models.timeutil import utcnow
-from console.services import dag_actions
+from console.services import dag_actions, ti_actions
 from console.services.audit import record_airflow_action
 from console.services.errors import ServiceError
 
@@ -112,6 +112,8 @@ def create_bulk_job(actor: str, action: str, keys: Iterable[str]) -> Job:
 
 def describe(job: Job) -> str:
     """``Trigger 20 DAGs``: what the job does, for people."""
+    if job.kind == ti_actions.CLEAR_TIS_KIND:
+        return f"Clear: {job.total} task instance{'' if job.total == 1 else 's'}"
     action = BULK_ACTIONS.get(job.params.get("action", ""), job.kind)
     return f"{action}: {job.total} {'DAG' if job.total == 1 else 'DAGs'}"
 
@@ -277,6 +279,8 @@ def _run_item(job: Job, item: JobItem) -> None:
         elif action == "clear":
             run_id = dag_actions.latest_run_id(item.server_id, item.dag_id)
             dag_actions.clear(job.actor, item.server_id, item.dag_id, run_id, **act)
+        elif action == ti_actions.CLEAR_TIS_ACTION:
+            ti_actions.run_job_item(job, item, act)
         else:
             raise ServiceError(f"Unknown bulk action {action!r}.")
     except dag_actions.DagActionError:

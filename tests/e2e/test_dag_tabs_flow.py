@@ -1,4 +1,4 @@
-"""A viewer opens a DAG: the grid's cells are coloured by state and open the task in its run, task
+"""A viewer opens a DAG: the grid's cells are coloured by state and open the task instance, task
 groups collapse, the graph draws one node per task with its dependencies, and the code tab
 numbers its lines, all with nothing refused by the script policy; desktop and phone screenshots."""
 
@@ -59,8 +59,8 @@ def test_grid_cells_are_coloured_and_open_the_task_in_its_run(
     assert colour == "rgb(47, 158, 68)"  # .state-success in states.css
     assert "try: 1" in cell.get_attribute("title")
     cell.click()
-    page.wait_for_url(re.compile(r"/runs/.+/#task-transform_b$"))
-    assert page.locator("#task-transform_b [data-testid=task-state]").inner_text() == "success"
+    page.wait_for_url(re.compile(r"/runs/.+/tasks/transform_b/$"))
+    assert page.locator("[data-testid=ti-state]").inner_text() == "success"
     assert violations == []
 
 

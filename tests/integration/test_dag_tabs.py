@@ -42,7 +42,7 @@ def test_grid_of_example_quick_shows_the_triggered_runs_success_cell(login_as, s
     assert response.status_code == 200
     cell = re.search(r'<a class="grid-cell state-(\w+)"[^>]*data-run-id="' + re.escape(run_id) + '"[^>]*>', html)
     assert cell is not None and cell.group(1) == "success"
-    assert f"/runs/{run_id}/#task-say_hello" in unescape(cell.group(0))
+    assert f"/runs/{run_id}/tasks/say_hello/" in unescape(cell.group(0))
 
 
 def test_grid_of_example_multi_after_two_runs_has_each_tasks_state_per_run(login_as, sandbox_server, api) -> None:
