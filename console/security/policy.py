@@ -73,6 +73,9 @@ POLICY: dict[str, str] = {
     "dags.log": VIEWER,
     "dags.log_lines": VIEWER,
     "dags.log_download": VIEWER,
+    # Console settings (the test alert sends mail and posts to the default webhook).
+    "settings.index": ADMIN,
+    "settings.test_alert": ADMIN,
     # Background jobs: everyone who reads may follow them; operators may cancel any job.
     "jobs.index": VIEWER,
     "jobs.detail": VIEWER,
