@@ -37,7 +37,9 @@ class SettingsView(SecureBaseView):
         errors: dict[str, str] = {}
         status = 200
         if request.method == "POST":
-            submitted = {name: request.form[name] for name, e in entries.items() if name in request.form and not e.pinned}
+            submitted = {
+                name: request.form[name] for name, e in entries.items() if name in request.form and not e.pinned
+            }
             if not form.validate():
                 flash("The form expired. Reload the page and try again.", "error")
                 status = 400

@@ -215,8 +215,10 @@ def pending_alert_runs(*, now: datetime | None = None) -> list[TaskRun]:
     and that were not alerted yet."""
     now = now or utcnow()
     delivered = sa.select(AlertDelivery.id).where(AlertDelivery.task_run_id == TaskRun.id).exists()
-    has_target = sa.true() if settings.is_set("alert_default_webhook") else sa.or_(
-        Task.alert_emails != "", Task.alert_webhook_ciphertext != ""
+    has_target = (
+        sa.true()
+        if settings.is_set("alert_default_webhook")
+        else sa.or_(Task.alert_emails != "", Task.alert_webhook_ciphertext != "")
     )
     return list(
         db.session.scalars(

@@ -81,7 +81,9 @@ class LogCache:
 
     Thread-safe; ``clock`` is :func:`time.monotonic` (tests pass their own)."""
 
-    def __init__(self, max_bytes: int, ttl: float | Callable[[], float], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_bytes: int, ttl: float | Callable[[], float], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_bytes = max_bytes
         self.ttl = ttl
         self._clock = clock

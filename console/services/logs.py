@@ -34,6 +34,7 @@ from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.models.states import TaskInstanceState
+from console.services import settings
 from console.services.log_cache import (
     ParsedLog,
     RecordTuple,
@@ -43,7 +44,6 @@ from console.services.log_cache import (
     shared_get,
     shared_put,
 )
-from console.services import settings
 from console.services.server_clients import ServerFailure, ServerHandle, resolve_server
 
 if TYPE_CHECKING:

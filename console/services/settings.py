@@ -231,9 +231,9 @@ def _cross_checks(parsed: Mapping[str, Any], errors: Mapping[str, str]) -> dict[
         return parsed[name] if name in parsed else value(name)
 
     out: dict[str, str] = {}
-    if "login_delay_base_seconds" not in errors and "login_delay_max_seconds" not in errors:
-        if after("login_delay_base_seconds") > after("login_delay_max_seconds"):
-            out["login_delay_max_seconds"] = "The longest delay cannot be shorter than the first delay."
+    delays = ("login_delay_base_seconds", "login_delay_max_seconds")
+    if not any(name in errors for name in delays) and after(delays[0]) > after(delays[1]):
+        out["login_delay_max_seconds"] = "The longest delay cannot be shorter than the first delay."
     url = parsed.get("alert_default_webhook")
     if url and "webhook_allowed_hosts" not in errors:
         try:
@@ -295,7 +295,6 @@ class Entry:
 def entries() -> list[Entry]:
     """Every setting with its current and default value (as text), pinned or not."""
     s = store()
-    snapshot = s.current()
     out = []
     for d in REGISTRY:
         pinned = s.pinned(d)

@@ -204,7 +204,8 @@ REGISTRY: tuple[Definition, ...] = (
         "Audit",
         "int",
         "AUDIT_RETENTION_DAYS",
-        "Audit records older than this are purged by the scheduler (the purge is itself audited). 0 keeps them forever.",
+        "Audit records older than this are purged by the scheduler (the purge is itself audited). "
+        "0 keeps them forever.",
         minimum=0,
         maximum=36500,
         unit="days",

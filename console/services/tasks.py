@@ -152,7 +152,11 @@ def clean(values: Mapping[str, Any], *, task: Task | None = None, check_dag: boo
     is write-only: it is checked and returned only when ``values`` holds it
     (or for a new task), so leaving it out keeps the stored one.
     """
-    current = {f: getattr(task, f) for f in FIELDS if f != WEBHOOK} if task is not None else {**DEFAULTS, "timezone": settings.value("default_timezone")}
+    current = (
+        {f: getattr(task, f) for f in FIELDS if f != WEBHOOK}
+        if task is not None
+        else {**DEFAULTS, "timezone": settings.value("default_timezone")}
+    )
     merged = {**current, **{k: v for k, v in values.items() if k in FIELDS}}
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}

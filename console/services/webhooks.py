@@ -15,6 +15,7 @@ from console.security.secrets import SecretUnreadable, decrypt, encrypt
 from console.services.errors import ServiceError
 from console.services.settings import value
 
+
 def allowed_hosts() -> list[str]:
     """The admin's allow-list of internal webhook hosts (the ``webhook_allowed_hosts`` setting)."""
     return list(value("webhook_allowed_hosts") or [])
