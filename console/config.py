@@ -86,7 +86,8 @@ class DefaultConfig:
     # Redis shared by every process (cache, locks); CACHE_REDIS_URL alone points only the cache at it.
     REDIS_URL: str | None = None
     # Reads from Airflow (console/services/read_cache.py): how long each kind of answer is kept,
-    # in seconds (0: not cached). One table; ``read_cache.lifetime(kind)`` is the only reader.
+    # in seconds (0: not cached); the defaults of the ``cache_seconds_<kind>`` settings.
+    # ``read_cache.lifetime(kind)`` is the only reader.
     CACHE_SECONDS: dict[str, int] = {
         "dag_list": 10,  # a server's window for one DAG-list query, the home page's counts
         "dag_status": 30,  # whether a server answers, for the banners of single-server screens

@@ -16,6 +16,9 @@ an address the account signed in from within ``LOGIN_KNOWN_ADDRESS_DAYS``
 counts only the failures made from that address. A stranger elsewhere slows
 down their own guesses, not the owner at their usual desk. The client address
 is ``request.remote_addr``: set ``TRUSTED_PROXY_COUNT`` behind a proxy.
+
+The limits are console settings (``login_*``, ``console.services.settings``): an admin's change
+applies from the next request on.
 """
 
 from __future__ import annotations

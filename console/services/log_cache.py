@@ -77,7 +77,8 @@ class _Entry:
 
 
 class LogCache:
-    """A least-recently-used cache bounded by the estimated bytes of its entries, with a TTL.
+    """A least-recently-used cache bounded by the estimated bytes of its entries, with a TTL
+    (seconds, or a function giving the current ones: the ``cache_seconds_log`` setting).
 
     Thread-safe; ``clock`` is :func:`time.monotonic` (tests pass their own)."""
 

@@ -265,8 +265,11 @@ def _write(d: Definition, new: Any) -> bool:
 
 
 def _stored(d: Definition, new: Any) -> str | None:
-    """The JSON text stored for ``new``; None (the default) when it equals the default."""
-    return None if new == d.default else json.dumps(new)
+    """The JSON text stored for ``new``; None (the default) when it equals the default (an empty
+    text or list is the same as no value)."""
+    if new == d.default or (new in ("", [], None) and d.default in ("", [], None)):
+        return None
+    return json.dumps(new)
 
 
 def _secret_differs(row: Setting | None, new: str | None) -> bool:

@@ -239,3 +239,16 @@ def test_the_cli_applies_the_same_rules(app: Flask) -> None:
     with app.app_context():
         actor = db.session.execute(sa.text('SELECT actor FROM "transaction" ORDER BY id DESC LIMIT 1')).scalar()
     assert actor == "system:cli"
+
+
+def test_instance_config_and_environment_pin_their_settings(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from console.config import load_config
+
+    (tmp_path / "config.py").write_text('SECRET_KEY = "k" * 40\nSMTP_HOST = "mail.internal"\nSMTP_PORT = 25\n')
+    monkeypatch.setenv("CONSOLE_LOG_PAGE_SIZE", "600")
+    app = Flask("pins", instance_path=str(tmp_path), instance_relative_config=True)
+    load_config(app)
+    pins = app.extensions["deployment_config"]
+    assert pins["SMTP_HOST"] == "mail.internal" and pins["LOG_PAGE_SIZE"] == 600
+    assert pins["SMTP_PORT"] == 25  # set to its default, still the deployment's choice
+    assert "DASHBOARD_REFRESH_SECONDS" not in pins
