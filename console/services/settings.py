@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,7 +77,9 @@ class SettingsStore:
 
     def pinned_value(self, d: Definition) -> Any:
         pinned = self.deployment[d.config_key]
-        return pinned[d.item] if d.item is not None else pinned
+        pinned = pinned[d.item] if d.item is not None else pinned
+        # Flask accepts PERMANENT_SESSION_LIFETIME as a timedelta too; the setting is in seconds.
+        return int(pinned.total_seconds()) if isinstance(pinned, timedelta) else pinned
 
     def current(self) -> Snapshot:
         """The stored values, checked against the database once per app context (and again every

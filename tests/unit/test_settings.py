@@ -252,3 +252,14 @@ def test_instance_config_and_environment_pin_their_settings(tmp_path: Any, monke
     assert pins["SMTP_HOST"] == "mail.internal" and pins["LOG_PAGE_SIZE"] == 600
     assert pins["SMTP_PORT"] == 25  # set to its default, still the deployment's choice
     assert "DASHBOARD_REFRESH_SECONDS" not in pins
+
+
+def test_a_session_lifetime_pinned_as_a_timedelta_is_read_in_seconds(app_factory: Any) -> None:
+    from datetime import timedelta
+
+    app = app_factory(PERMANENT_SESSION_LIFETIME=timedelta(hours=2))
+    client = admin_client(app)
+    assert "set by the deployment" in client.get(PAGE).get_data(as_text=True)
+    assert app.permanent_session_lifetime == timedelta(hours=2)
+    with app.app_context():
+        assert settings.value("session_lifetime_seconds") == 7200
