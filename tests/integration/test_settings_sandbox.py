@@ -16,7 +16,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_log_page_size_and_cap_apply_in_another_worker_at_once(
-    app_factory: Callable[..., Flask], sandbox_server: int, large_log_run: str  # noqa: F811
+    app_factory: Callable[..., Flask],
+    sandbox_server: int,
+    large_log_run: str,  # noqa: F811
 ) -> None:
     viewer_app = app_factory(CACHE_TYPE="SimpleCache")
     viewer = Auth(viewer_app, viewer_app.test_client())("viewer")
