@@ -29,6 +29,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     init_database(app)
+    from console.services.settings import init_app as init_settings
+
+    init_settings(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
     csrf.init_app(app)
     cache.init_app(app)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Config, Flask
 
 PLACEHOLDER_SECRET = "change-me"
 
@@ -86,7 +86,8 @@ class DefaultConfig:
     # Redis shared by every process (cache, locks); CACHE_REDIS_URL alone points only the cache at it.
     REDIS_URL: str | None = None
     # Reads from Airflow (console/services/read_cache.py): how long each kind of answer is kept,
-    # in seconds (0: not cached). One table; ``read_cache.lifetime(kind)`` is the only reader.
+    # in seconds (0: not cached); the defaults of the ``cache_seconds_<kind>`` settings.
+    # ``read_cache.lifetime(kind)`` is the only reader.
     CACHE_SECONDS: dict[str, int] = {
         "dag_list": 10,  # a server's window for one DAG-list query, the home page's counts
         "dag_status": 30,  # whether a server answers, for the banners of single-server screens
@@ -141,6 +142,8 @@ class DefaultConfig:
     SMTP_STARTTLS = False
     SMTP_FROM = "airflow-console@localhost"
     ALERT_TIMEOUT_SECONDS = 5.0
+    # Receives the alert of every failed task that has no webhook of its own (empty: none).
+    ALERT_DEFAULT_WEBHOOK: str | None = None
     # Alert webhooks may not reach internal addresses (loopback, private, link-local, metadata...)
     # unless their host name or a CIDR holding their address is listed here, e.g. ["10.20.0.0/16"].
     WEBHOOK_ALLOWED_HOSTS: list[str] = []
@@ -164,6 +167,13 @@ class DefaultConfig:
     TI_CLEAR_INLINE_MAX = 5
 
     CONSOLE_BASE_URL = "http://127.0.0.1:5000"
+
+    # Console settings (console/services/settings_registry.py): these defaults, changed by an admin
+    # on the settings page unless the deployment sets the key here, in instance/config.py or CONSOLE_*.
+    TASK_DEFAULT_TIMEZONE = "UTC"  # the time zone a new task's form starts with
+    LOG_PAGE_SIZE = 500  # log lines per page in the log viewer
+    AUDIT_RETENTION_DAYS = 365  # audit rows older than this are purged by the scheduler (0: kept forever)
+    SETTINGS_CHECK_SECONDS = 2.0  # a long-running process looks for changed settings at most this often
 
 
 ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
@@ -191,8 +201,10 @@ def _coerce(raw: str, default: Any) -> Any:
     return raw
 
 
-def apply_environment(app: Flask, environ: Mapping[str, str]) -> None:
-    """Copy every ``CONSOLE_<KEY>`` variable onto ``app.config[<KEY>]``, typed like its default."""
+def apply_environment(app: Flask, environ: Mapping[str, str]) -> set[str]:
+    """Copy every ``CONSOLE_<KEY>`` variable onto ``app.config[<KEY>]``, typed like its default;
+    returns the keys set."""
+    keys: set[str] = set()
     for name, raw in environ.items():
         if not name.startswith("CONSOLE_") or name.startswith("CONSOLE_TEST_"):
             continue
@@ -201,16 +213,31 @@ def apply_environment(app: Flask, environ: Mapping[str, str]) -> None:
             app.config[key] = _coerce(raw, app.config.get(key))
         except (ValueError, ConfigError) as exc:
             raise ConfigError(f"{name}: {exc}") from None
+        keys.add(key)
+    return keys
+
+
+def _pyfile_keys(app: Flask, filename: str) -> set[str]:
+    """The keys ``instance/<filename>`` sets (read again into a scratch ``Config``)."""
+    scratch = Config(app.instance_path)
+    scratch.from_pyfile(filename, silent=True)
+    return set(scratch)
 
 
 def load_config(app: Flask, test_config: Mapping[str, Any] | None = None) -> None:
-    """Layer the configuration onto ``app.config`` and validate it."""
+    """Layer the configuration onto ``app.config`` and validate it.
+
+    What the deployment set (``instance/config.py``, ``CONSOLE_*``, or ``test_config``) is kept
+    in ``app.extensions["deployment_config"]``: those keys pin their console settings.
+    """
     app.config.from_object(DefaultConfig)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
-        apply_environment(app, os.environ)
+        pinned = _pyfile_keys(app, "config.py") | apply_environment(app, os.environ)
     else:
         app.config.from_mapping(test_config)
+        pinned = set(test_config)
+    app.extensions["deployment_config"] = {key: app.config[key] for key in pinned if key in app.config}
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         db_path = Path(app.instance_path) / "console.db"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"

@@ -14,6 +14,7 @@ def init_admin(app: Flask) -> Admin:
     from console.admin.dags import register_converters
     from console.admin.home import HomeView
     from console.admin.servers import ServersView
+    from console.admin.settings import SettingsView
     from console.admin.users import UsersView
     from console.models import AirflowServer, User
     from console.security.csp import csp_nonce
@@ -31,6 +32,7 @@ def init_admin(app: Flask) -> Admin:
         admin.add_view(view)
     admin.add_view(ServersView(AirflowServer, db, name="Airflow servers", endpoint="servers", category="Admin"))
     admin.add_view(UsersView(User, db, name="Users", endpoint="users", category="Admin"))
+    admin.add_view(SettingsView(name="Settings", endpoint="settings", url="/admin/settings", category="Admin"))
     app.extensions["console_admin"] = admin
     return admin
 

@@ -138,7 +138,12 @@ class DagsView(DagTabsMixin, TaskInstanceMixin, SecureBaseView):
         if page.not_found or (page.failure is None and task is None):
             return self._not_found(page.server.name, f"There is no try {try_number} of task {task_id!r} in that run.")
         return self.render(
-            "admin/dags/log.html", page=page, task=task, ref=ref, others=dags.other_server_failures(server_id)
+            "admin/dags/log.html",
+            page=page,
+            task=task,
+            ref=ref,
+            others=dags.other_server_failures(server_id),
+            page_size=logs.page_size(),
         )
 
     @expose(LOG + "/lines")
@@ -151,7 +156,7 @@ class DagsView(DagTabsMixin, TaskInstanceMixin, SecureBaseView):
                 ref,
                 reader=current_user.id,
                 offset=args.get("offset", 0, type=int),
-                limit=args.get("limit", logs.DEFAULT_LIMIT, type=int),
+                limit=args.get("limit", None, type=int),
                 level=args.get("level", ""),
                 query=args.get("q", "")[:200],
             )

@@ -23,7 +23,7 @@ from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, FireState, Task, TaskRun
 from console.security import policy
 from console.security.secrets import SecretUnreadable
-from console.services import cron, dags, health, webhooks
+from console.services import cron, dags, health, settings, webhooks
 from console.services import tasks as task_service
 from console.services.errors import ServiceError
 from console.services.server_clients import ServerFailure
@@ -120,6 +120,8 @@ class TasksView(SecureModelView):
     def create_form(self, obj: Any = None) -> Any:
         form = self._fill_choices(super().create_form(obj))
         del form.remove_webhook
+        if request.method == "GET":
+            form.timezone.data = settings.value("default_timezone")
         return form
 
     def edit_form(self, obj: Any = None) -> Any:

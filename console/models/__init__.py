@@ -11,6 +11,7 @@ from console.models.audit import AUDIT_CATEGORIES, OUTCOMES, AuditEvent, LoginAt
 from console.models.job import Job, JobItem, WorkerHeartbeat
 from console.models.scheduler_state import SchedulerHeartbeat, SchedulerLease
 from console.models.server import AirflowServer
+from console.models.setting import Setting
 from console.models.states import DagRunState, FireState, JobItemState, JobState, TaskInstanceState
 from console.models.task import MISFIRE_POLICIES, AlertDelivery, Task, TaskRun
 from console.models.user import Role, User, roles_users
@@ -34,6 +35,7 @@ __all__ = [
     "Role",
     "SchedulerHeartbeat",
     "SchedulerLease",
+    "Setting",
     "Task",
     "TaskInstanceState",
     "TaskRun",

@@ -36,6 +36,7 @@ from console.models.timeutil import utcnow
 from console.scheduler import lease, misfire, monitor
 from console.scheduler.dispatch import Dispatcher, Lane, Recorder
 from console.scheduler.reconcile import Reconciler, RecordingExecutor
+from console.services import settings
 from console.services.audit import SCHEDULER_ACTOR
 from console.versioning import acting_as
 
@@ -114,6 +115,7 @@ class SchedulerProcess:
     def tick(self) -> None:
         """One main-thread step: lease, (as leader) reconcile and catch up, heartbeat. Never raises."""
         started = time.monotonic()
+        settings.check_now()  # settings an admin changed apply from this tick on
         try:
             leader = lease.acquire(self.instance_id, now=utcnow(), ttl=self.ttl)
         except sa.exc.SQLAlchemyError as exc:

@@ -35,6 +35,9 @@ _EXTRA_FORBIDDEN = (
 )
 
 
+MAX_WEBHOOK_LENGTH = 500
+
+
 class OutboundRefused(ValueError):
     """The URL may not be contacted; the message says why without repeating the URL."""
 
@@ -172,6 +175,23 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def check_webhook_url(url: str | None, *, allowed_hosts: Iterable[str] = ()) -> str:
+    """``url`` if it is an http(s) URL to a host that may be contacted, "" for none; else
+    :class:`OutboundRefused` with a message for the person who typed it."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if len(url) > MAX_WEBHOOK_LENGTH:
+        raise OutboundRefused(f"The webhook URL is longer than {MAX_WEBHOOK_LENGTH} characters.")
+    if not url.lower().startswith(("http://", "https://")):
+        raise OutboundRefused("The webhook must be an http:// or https:// URL.")
+    try:
+        check_url(url, allowed_hosts=allowed_hosts)
+    except OutboundRefused as exc:
+        raise OutboundRefused(f"The webhook is refused: {exc}.") from None
+    return url
 
 
 def post_json(url: str, body: bytes, *, timeout: float, allowed_hosts: Iterable[str] = ()) -> Answer:

@@ -92,6 +92,9 @@ POLICY: dict[str, str] = {
     **airflow_objects_view("connections"),
     "airflow_config.index": VIEWER,
     "airflow_config.listing": VIEWER,
+    # Console settings (the test alert sends mail and posts to the default webhook).
+    "settings.index": ADMIN,
+    "settings.test_alert": ADMIN,
     # Background jobs: everyone who reads may follow them; operators may cancel any job.
     "jobs.index": VIEWER,
     "jobs.detail": VIEWER,

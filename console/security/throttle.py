@@ -16,6 +16,9 @@ an address the account signed in from within ``LOGIN_KNOWN_ADDRESS_DAYS``
 counts only the failures made from that address. A stranger elsewhere slows
 down their own guesses, not the owner at their usual desk. The client address
 is ``request.remote_addr``: set ``TRUSTED_PROXY_COUNT`` behind a proxy.
+
+The limits are console settings (``login_*``, ``console.services.settings``): an admin's change
+applies from the next request on.
 """
 
 from __future__ import annotations
@@ -60,6 +63,17 @@ def delay_after(failures: int, config: Mapping[str, Any]) -> int:
     return min(cap, base * 2 ** min(extra, 32))
 
 
+def limits() -> dict[str, int]:
+    """The current limits (console settings, ``console.services.settings``), under their configuration keys."""
+    names = ("max_failures", "failure_window_seconds", "delay_base_seconds", "delay_max_seconds", "known_address_days")
+    return {f"LOGIN_{name.upper()}": int(setting(f"login_{name}")) for name in names}
+
+
+def setting(name: str) -> Any:
+    """A console setting's current value (the store ``console.services.settings`` binds to the app)."""
+    return current_app.extensions["settings"].get(name)
+
+
 def _last_success(email: str, remote_addr: str | None = None, *, since: datetime | None = None) -> datetime | None:
     query = sa.select(sa.func.max(LoginAttempt.attempted_at)).where(
         LoginAttempt.email == email, LoginAttempt.succeeded.is_(True)
@@ -73,7 +87,7 @@ def _last_success(email: str, remote_addr: str | None = None, *, since: datetime
 
 def wait_seconds(email: str, now: datetime | None = None) -> int:
     """Seconds before ``email`` may try a password again from this request's address (0: now)."""
-    cfg = current_app.config
+    cfg = limits()
     now = now or utcnow()
     email = normalise_email(email)
     address = request.remote_addr
@@ -112,5 +126,5 @@ def enforce_address_limit() -> None:
             LoginAttempt.remote_addr == request.remote_addr, LoginAttempt.attempted_at > since
         )
     )
-    if recent is not None and recent >= current_app.config["LOGIN_RATE_LIMIT_PER_MINUTE"]:
+    if recent is not None and recent >= int(setting("login_rate_limit_per_minute")):
         abort(429, description=ADDRESS_LIMIT_MESSAGE)

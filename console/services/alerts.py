@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,6 +29,7 @@ from console.models import AlertDelivery, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security import outbound
 from console.security.secrets import SecretUnreadable
+from console.services import settings
 from console.services.webhooks import allowed_hosts, webhook_url
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 #: Failed runs older than this are not alerted any more (e.g. after a long outage).
 ALERT_HORIZON = timedelta(hours=24)
 _MAX_ERROR = 500
+NO_SMTP = "SMTP is not configured (set the SMTP host on the settings page)"
 
 
 @dataclass(frozen=True)
@@ -80,29 +83,42 @@ def _short(error: BaseException | str) -> str:
 
 
 def send_email(recipients: list[str], alert: Alert) -> dict[str, str | None]:
-    """Send one message to ``recipients``; returns each address's error (None = accepted)."""
-    config = current_app.config
-    if not config.get("SMTP_HOST"):
-        return dict.fromkeys(recipients, "SMTP is not configured (set SMTP_HOST)")
+    """Send one message to ``recipients`` through the SMTP settings; returns each address's
+    error (None = accepted)."""
+    host = settings.value("smtp_host")
+    if not host:
+        return dict.fromkeys(recipients, NO_SMTP)
     message = EmailMessage()
     message["Subject"] = alert.subject
-    message["From"] = config["SMTP_FROM"]
+    message["From"] = settings.value("smtp_from")
     message["To"] = ", ".join(recipients)
     message.set_content(alert.text)
+    port, timeout = int(settings.value("smtp_port")), float(settings.value("alert_timeout_seconds"))
     try:
-        with smtplib.SMTP(
-            config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=float(config["ALERT_TIMEOUT_SECONDS"])
-        ) as smtp:
-            if config.get("SMTP_STARTTLS"):
+        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+            if settings.value("smtp_starttls"):
                 smtp.starttls()
-            if config.get("SMTP_USERNAME"):
-                smtp.login(config["SMTP_USERNAME"], config.get("SMTP_PASSWORD") or "")
+            if settings.value("smtp_username"):
+                smtp.login(settings.value("smtp_username"), settings.value("smtp_password") or "")
             refused = smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         return {r: _short(str(exc.recipients.get(r, "refused"))) for r in recipients}
     except (smtplib.SMTPException, OSError) as exc:
-        return dict.fromkeys(recipients, _short(exc))
+        return dict.fromkeys(recipients, _short(_smtp_error(exc, host, port)))
+    except SecretUnreadable as exc:
+        return dict.fromkeys(recipients, _short(f"the SMTP password: {exc}"))
     return {r: (_short(str(refused[r])) if r in refused else None) for r in recipients}
+
+
+def _smtp_error(exc: BaseException, host: str, port: int) -> str:
+    """What went wrong talking to the mail server, naming it (the error alone can be cryptic)."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot find the SMTP host {host!r} ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return f"the SMTP server {host}:{port} did not answer in time"
+    if isinstance(exc, ConnectionError):
+        return f"cannot connect to the SMTP server {host}:{port}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def send_webhook(url: str, alert: Alert) -> str | None:
@@ -114,7 +130,7 @@ def send_webhook(url: str, alert: Alert) -> str | None:
     body = json.dumps(alert.webhook_payload()).encode()
     try:
         answer = outbound.post_json(
-            url, body, timeout=float(current_app.config["ALERT_TIMEOUT_SECONDS"]), allowed_hosts=allowed_hosts()
+            url, body, timeout=float(settings.value("alert_timeout_seconds")), allowed_hosts=allowed_hosts()
         )
     except outbound.OutboundRefused as exc:
         return _short(f"refused: {exc}")
@@ -138,6 +154,8 @@ def deliver(run: TaskRun, *, now: datetime | None = None) -> list[AlertDelivery]
         outcomes = [("email", address, error) for address, error in send_email(emails, alert).items()] if emails else []
         if task.alert_webhook_ciphertext:
             outcomes.append(_webhook_outcome(task, alert))
+        elif settings.is_set("alert_default_webhook"):
+            outcomes.append(_default_webhook_outcome(alert))
     except Exception as exc:  # a bug here must not stop the scheduler either
         log.exception("building or sending the alert of run %s failed", run.id)
         outcomes = [("alert", "every target", _short(exc))]
@@ -166,10 +184,42 @@ def _webhook_outcome(task: Task, alert: Alert) -> tuple[str, str, str | None]:
     return ("webhook", outbound.masked(url), send_webhook(url, alert))
 
 
+def _default_webhook_outcome(alert: Alert) -> tuple[str, str, str | None]:
+    """("webhook", the masked default webhook, the error)."""
+    try:
+        url = settings.value("alert_default_webhook")
+    except SecretUnreadable as exc:
+        return ("webhook", "the default webhook", _short(str(exc)))
+    return ("webhook", outbound.masked(url), send_webhook(url, alert))
+
+
+def send_test_alert(recipient: str) -> list[tuple[str, str, str | None]]:
+    """Send a test alert through the SMTP settings (to ``recipient``) and the default webhook;
+    returns (channel, target, error or None) for each channel configured (none: empty)."""
+    base = str(current_app.config.get("CONSOLE_BASE_URL", "")).rstrip("/")
+    alert = Alert(
+        subject="[Airflow Console] Test alert",
+        text=f"A test alert, sent from the settings page for {recipient}. This channel works.",
+        link=f"{base}/admin/settings/",
+    )
+    outcomes: list[tuple[str, str, str | None]] = []
+    if settings.value("smtp_host"):
+        outcomes.append(("email", recipient, send_email([recipient], alert)[recipient]))
+    if settings.is_set("alert_default_webhook"):
+        outcomes.append(_default_webhook_outcome(alert))
+    return outcomes
+
+
 def pending_alert_runs(*, now: datetime | None = None) -> list[TaskRun]:
-    """Failed runs of the last day whose task has alert targets and that were not alerted yet."""
+    """Failed runs of the last day whose task has alert targets (or the default webhook is set)
+    and that were not alerted yet."""
     now = now or utcnow()
     delivered = sa.select(AlertDelivery.id).where(AlertDelivery.task_run_id == TaskRun.id).exists()
+    has_target = (
+        sa.true()
+        if settings.is_set("alert_default_webhook")
+        else sa.or_(Task.alert_emails != "", Task.alert_webhook_ciphertext != "")
+    )
     return list(
         db.session.scalars(
             sa.select(TaskRun)
@@ -177,7 +227,7 @@ def pending_alert_runs(*, now: datetime | None = None) -> list[TaskRun]:
             .where(
                 TaskRun.state == FireState.FAILED,
                 TaskRun.finished_at >= now - ALERT_HORIZON,
-                sa.or_(Task.alert_emails != "", Task.alert_webhook_ciphertext != ""),
+                has_target,
                 ~delivered,
             )
             .order_by(TaskRun.finished_at)

@@ -26,7 +26,7 @@ from console.airflow.registry import enabled_servers
 from console.airflow.windows import DagFilter
 from console.models.states import DagRunState
 from console.models.timeutil import utcnow
-from console.services import dashboard_charts, dashboard_console, health
+from console.services import dashboard_charts, dashboard_console, health, settings
 from console.services.dag_list import cached_fan_out
 from console.services.server_clients import ServerFailure
 
@@ -200,7 +200,7 @@ def build() -> Dashboard:
     summaries = _server_summaries(servers)
     board = Dashboard(
         generated_at=utcnow(),
-        refresh_seconds=int(current_app.config["DASHBOARD_REFRESH_SECONDS"]),
+        refresh_seconds=int(settings.value("dashboard_refresh_seconds")),
         max_runs=int(current_app.config["DASHBOARD_MAX_RUNS"]),
     )
     runs_24h: Counter[str] = Counter({state: 0 for state in RUN_STATES})

@@ -77,11 +77,14 @@ class _Entry:
 
 
 class LogCache:
-    """A least-recently-used cache bounded by the estimated bytes of its entries, with a TTL.
+    """A least-recently-used cache bounded by the estimated bytes of its entries, with a TTL
+    (seconds, or a function giving the current ones: the ``cache_seconds_log`` setting).
 
     Thread-safe; ``clock`` is :func:`time.monotonic` (tests pass their own)."""
 
-    def __init__(self, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_bytes: int, ttl: float | Callable[[], float], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_bytes = max_bytes
         self.ttl = ttl
         self._clock = clock
@@ -110,7 +113,8 @@ class LogCache:
                 return False
             while self._entries and self.bytes + size > self.max_bytes:
                 self._drop(next(iter(self._entries)))
-            self._entries[key] = _Entry(value, size, self._clock() + self.ttl)
+            ttl = self.ttl() if callable(self.ttl) else self.ttl
+            self._entries[key] = _Entry(value, size, self._clock() + ttl)
             self.bytes += size
             return True
 
@@ -221,7 +225,7 @@ class LogMemory:
 def init_app(app: Flask) -> None:
     config = app.config
     app.extensions["logs"] = LogMemory(
-        cache=LogCache(int(config["LOG_CACHE_MAX_BYTES"]), float(lifetime("log", app))),
+        cache=LogCache(int(config["LOG_CACHE_MAX_BYTES"]), lambda: float(lifetime("log", app))),
         reads=ReadLimiter(
             per_user=int(config["LOG_READS_PER_USER"]),
             per_server=int(config["LOG_READS_PER_SERVER"]),

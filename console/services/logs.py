@@ -34,6 +34,7 @@ from flask import current_app
 
 from console.airflow.errors import AirflowError, AirflowNotFound
 from console.models.states import TaskInstanceState
+from console.services import settings
 from console.services.log_cache import (
     ParsedLog,
     RecordTuple,
@@ -48,7 +49,6 @@ from console.services.server_clients import ServerFailure, ServerHandle, resolve
 if TYPE_CHECKING:
     from console.airflow.client import LogLine, TaskInstance
 
-DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 MAX_MATCHES = 5000
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -284,7 +284,6 @@ def read_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: Ta
 
 def _stream_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti: TaskInstance | None) -> ParsedLog:
     memory = log_memory()
-    config = current_app.config
     with memory.reads.slot(reader, ref.server_id):
         ti = ti or find_task_instance(server, ref)
         finished = _finished(ti, ref.try_number)
@@ -298,7 +297,7 @@ def _stream_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti:
                 read_timeout=_log_timeout(),
             ) as stream:
                 records, size, truncated = read_capped(
-                    record_tuples(stream), int(config["LOG_MAX_LINES"]), int(config["LOG_MAX_BYTES"])
+                    record_tuples(stream), int(settings.value("log_max_lines")), int(settings.value("log_max_bytes"))
                 )
         except AirflowNotFound:
             if finished:
@@ -310,18 +309,25 @@ def _stream_records(server: ServerHandle, ref: TaskLogRef, reader: Hashable, ti:
     return parsed
 
 
+def page_size() -> int:
+    """Log lines per page (the ``log_page_size`` setting)."""
+    return int(settings.value("log_page_size"))
+
+
 def read_log_slice(
     ref: TaskLogRef,
     *,
     reader: Hashable,
     offset: int = 0,
-    limit: int = DEFAULT_LIMIT,
+    limit: int | None = None,
     level: str = "",
     query: str = "",
 ) -> LogSlice:
     """One page of the log (after the level filter), with search matches as positions in the
     filtered list, read on behalf of ``reader`` (a user id: its reads are limited).  Airflow's
-    failures come back in ``failure`` / ``not_found``, too many reads in ``busy``."""
+    failures come back in ``failure`` / ``not_found``, too many reads in ``busy``.  ``limit``
+    defaults to the ``log_page_size`` setting."""
+    limit = page_size() if limit is None else limit
     server = resolve_server(ref.server_id)
     out = LogSlice(ref)
     try:

@@ -56,9 +56,11 @@ Settled = Callable[[Any], bool]
 
 
 def lifetime(kind: str, app: Flask | None = None) -> int:
-    """Seconds a ``kind`` of read is kept (``CACHE_SECONDS``; later a setting): the one place
-    that says so.  ``app`` for callers outside an app context."""
-    return int((app or current_app).config["CACHE_SECONDS"][kind])
+    """Seconds a ``kind`` of read is kept (the ``cache_seconds_<kind>`` setting, by default
+    ``CACHE_SECONDS``): the one place that says so.  ``app`` for callers outside an app context."""
+    from console.services.settings import value_in
+
+    return int(value_in(app or current_app, f"cache_seconds_{kind}"))
 
 
 @dataclass(frozen=True)

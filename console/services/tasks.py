@@ -20,7 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, FireState, Task, TaskRun
-from console.services import cron, fires, webhooks
+from console.services import cron, fires, settings, webhooks
 from console.services.errors import ServiceError
 from console.services.json_input import JsonInputError, parse_json_input
 
@@ -152,7 +152,11 @@ def clean(values: Mapping[str, Any], *, task: Task | None = None, check_dag: boo
     is write-only: it is checked and returned only when ``values`` holds it
     (or for a new task), so leaving it out keeps the stored one.
     """
-    current = {f: getattr(task, f) for f in FIELDS if f != WEBHOOK} if task is not None else dict(DEFAULTS)
+    current = (
+        {f: getattr(task, f) for f in FIELDS if f != WEBHOOK}
+        if task is not None
+        else {**DEFAULTS, "timezone": settings.value("default_timezone")}
+    )
     merged = {**current, **{k: v for k, v in values.items() if k in FIELDS}}
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}

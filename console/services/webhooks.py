@@ -8,36 +8,26 @@ versioned, logged or rendered in full except to admins, and checked by
 
 from __future__ import annotations
 
-from flask import current_app
-
 from console.models import Task
 from console.models.timeutil import utcnow
 from console.security import outbound
 from console.security.secrets import SecretUnreadable, decrypt, encrypt
 from console.services.errors import ServiceError
-
-MAX_LENGTH = 500
+from console.services.settings import value
 
 
 def allowed_hosts() -> list[str]:
-    """The admin's allow-list of internal webhook hosts (``WEBHOOK_ALLOWED_HOSTS``)."""
-    return list(current_app.config.get("WEBHOOK_ALLOWED_HOSTS") or [])
+    """The admin's allow-list of internal webhook hosts (the ``webhook_allowed_hosts`` setting)."""
+    return list(value("webhook_allowed_hosts") or [])
 
 
-def parse_webhook_url(url: str | None) -> str:
-    """An http(s) URL to a host that may be contacted, or empty for no webhook; else ServiceError."""
-    url = (url or "").strip()
-    if not url:
-        return ""
-    if len(url) > MAX_LENGTH:
-        raise ServiceError(f"The webhook URL is longer than {MAX_LENGTH} characters.")
-    if not url.lower().startswith(("http://", "https://")):
-        raise ServiceError("The webhook must be an http:// or https:// URL.")
+def parse_webhook_url(url: str | None, allowed: list[str] | None = None) -> str:
+    """An http(s) URL to a host that may be contacted (the allow-list ``allowed``, by default the
+    current one), or empty for no webhook; else ServiceError."""
     try:
-        outbound.check_url(url, allowed_hosts=allowed_hosts())
+        return outbound.check_webhook_url(url, allowed_hosts=allowed_hosts() if allowed is None else allowed)
     except outbound.OutboundRefused as exc:
-        raise ServiceError(f"The webhook is refused: {exc}.") from None
-    return url
+        raise ServiceError(str(exc)) from None
 
 
 def webhook_url(task: Task) -> str:

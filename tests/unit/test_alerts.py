@@ -208,11 +208,11 @@ def test_fake_unreachable_smtp_and_no_smtp_host_are_recorded(app_factory: Any) -
         got = deliveries(run_id)
     assert [(c, ok) for c, _t, ok, _e in got] == [("email", False), ("webhook", False)]
     assert "Connection refused" in (got[0][3] or "") and "Connection refused" in (got[1][3] or "")
-    app.config["SMTP_HOST"] = None
-    other = failed_run(app, emails="oncall@example.com", name="no smtp")
-    with app.app_context():
+    no_smtp = app_factory()
+    other = failed_run(no_smtp, emails="oncall@example.com", name="no smtp")
+    with no_smtp.app_context():
         alerts.send_pending_alerts()
-        assert deliveries(other) == [("email", "oncall@example.com", False, "SMTP is not configured (set SMTP_HOST)")]
+        assert deliveries(other) == [("email", "oncall@example.com", False, alerts.NO_SMTP)]
 
 
 class FinishedClient:
