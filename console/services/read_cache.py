@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 
 from console.airflow import errors
 from console.airflow.errors import AirflowError
+from console.metrics import CACHE_LOOKUPS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -156,6 +157,7 @@ class ReadCache:
         (``loader`` runs at most once per key at a time per process, and once across processes
         with Redis).  An :class:`AirflowError` the loader raised is raised to every waiter."""
         entry = self.peek(key)
+        CACHE_LOOKUPS.labels(kind, "miss" if entry is None else "hit").inc()
         if entry is None:
             entry = self._single_flight(key, kind, _Load(loader, settled))
         return _unwrap(entry)  # type: ignore[no-any-return]
