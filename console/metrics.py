@@ -1,10 +1,12 @@
 """Every Prometheus metric the console's processes record, defined once.
 
-The web workers, the scheduler and the job worker record into these; ``/metrics``
-(:mod:`console.observability.endpoint`) exposes them with the numbers read from the
-database at scrape time (:mod:`console.observability.collectors`). Under gunicorn,
-``PROMETHEUS_MULTIPROC_DIR`` makes prometheus-client keep each process's values in a file
-there (it reads the variable when it is first imported), and a scrape adds them up.
+The web workers record into these; ``/metrics`` (:mod:`console.observability.endpoint`)
+exposes them with the numbers read from the database at scrape time
+(:mod:`console.observability.collectors`): what the scheduler and the job worker do (fire
+delay, retries, leader, heartbeats, jobs) is read from their rows there, so it does not
+matter which process or host they run on. Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR``
+makes prometheus-client keep each worker's values in files there (it reads the variable
+when it is first imported, and the directory must exist), and a scrape adds them up.
 
 Labels are bounded: endpoints are Flask endpoint names (or ``none`` for 404s), Airflow
 calls are named by the API operation (never by a DAG or run id), cache lookups by kind.
@@ -18,8 +20,6 @@ from prometheus_client import Counter, Histogram
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Airflow call latency buckets (seconds): up to the log reads' 60 s timeout.
 AIRFLOW_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-#: How late a scheduled fire reached Airflow (seconds), up to the misfire grace and beyond.
-FIRE_DELAY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 HTTP_REQUESTS = Counter(
     "console_http_requests",
@@ -53,20 +53,10 @@ SIGN_IN_FAILURES = Counter(
     "Refused sign-in attempts, by reason (bad_credentials or throttled).",
     ["reason"],
 )
-FIRE_DELAY_SECONDS = Histogram(
-    "console_scheduler_fire_delay_seconds",
-    "How long after its scheduled time a scheduled fire was triggered in Airflow.",
-    buckets=FIRE_DELAY_BUCKETS,
-)
-JOB_OUTCOMES = Counter(
-    "console_job_outcomes",
-    "Background jobs finished by this process, by kind and final state.",
-    ["kind", "state"],
-)
 
 #: Every metric name /metrics can show (the dashboard test checks its queries against it).
-RECORDED = (HTTP_REQUESTS, HTTP_REQUEST_SECONDS, AIRFLOW_CALLS, AIRFLOW_CALL_SECONDS, CACHE_LOOKUPS)
-RECORDED += (SIGN_IN_FAILURES, FIRE_DELAY_SECONDS, JOB_OUTCOMES)
+RECORDED: tuple[Counter | Histogram, ...] = (HTTP_REQUESTS, HTTP_REQUEST_SECONDS, AIRFLOW_CALLS, AIRFLOW_CALL_SECONDS)
+RECORDED += (CACHE_LOOKUPS, SIGN_IN_FAILURES)
 
 
 def observe_airflow_call(server: str, endpoint: str, outcome: str, seconds: float) -> None:

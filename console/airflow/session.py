@@ -61,6 +61,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 T = TypeVar("T")
 
+
 def operation_name(operation: Callable[..., Any]) -> str:
     """The API operation a generated method calls (``get_dag``), the metrics' ``endpoint`` label."""
     return getattr(operation, "__name__", "other").removesuffix("_without_preload_content")
@@ -159,7 +160,8 @@ class AirflowSession:
         def send(auth: dict[str, str]) -> Any:
             return operation(*args, _request_timeout=timeout, _headers={**headers, **auth}, **kwargs)
 
-        _status, resp_headers, body = self._execute(what, send, idempotent=idempotent, endpoint=operation_name(operation))
+        endpoint = operation_name(operation)
+        _status, resp_headers, body = self._execute(what, send, idempotent=idempotent, endpoint=endpoint)
         return self._decode_json(what, body, resp_headers)
 
     def stream(self, what: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

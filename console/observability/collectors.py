@@ -78,9 +78,8 @@ class DatabaseCollector(Collector):
         retries = db.session.scalar(
             sa.select(sa.func.count()).where(TaskRun.state == FireState.PENDING, TaskRun.attempts > 0)
         )
-        yield GaugeMetricFamily(
-            "console_scheduler_pending_retries", "Fires that failed to trigger and wait for a retry.", value=retries or 0
-        )
+        pending = "Fires that failed to trigger and wait for a retry."
+        yield GaugeMetricFamily("console_scheduler_pending_retries", pending, value=retries or 0)
         delay = GaugeMetricFamily(
             "console_scheduler_recent_fire_delay_seconds",
             "Delay between scheduled time and trigger of the scheduled fires triggered in the last 15 minutes.",
@@ -97,8 +96,9 @@ class DatabaseCollector(Collector):
         delay.add_metric(["count"], len(delays))
         yield delay
 
-        jobs = GaugeMetricFamily("console_jobs", "Background jobs by state (queued: the queue depth).", labels=["state"])
-        counts = dict(db.session.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all())
+        jobs = GaugeMetricFamily("console_jobs", "Background jobs by state (queued: queue depth).", labels=["state"])
+        rows = db.session.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all()
+        counts: dict[str, int] = {str(state): int(n) for state, n in rows}
         for state in JobState:
             jobs.add_metric([state.value], counts.get(state.value, 0))
         yield jobs

@@ -19,12 +19,10 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 FORMATS = ("text", "json")
 #: ``LogRecord`` attributes that are the record's own, not context passed with ``extra=``.
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_SECRET_WORDS = "password|passwd|pwd|token|secret|api[_-]?key|access_token"
 _SECRETS = (
     (re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)", re.I), r"\g<keep>***"),
-    (
-        re.compile(r"(?P<keep>\b(?:password|passwd|pwd|token|secret|api[_-]?key|access_token)\b[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;)]+", re.I),
-        r"\g<keep>***",
-    ),
+    (re.compile(rf"(?P<keep>\b(?:{_SECRET_WORDS})\b[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;)]+", re.I), r"\g<keep>***"),
     (re.compile(r"(?P<keep>\bBearer\s+)[\w.~+/=-]+", re.I), r"\g<keep>***"),
     (re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]+"), "***"),
 )

@@ -40,7 +40,7 @@ def _start() -> None:
 def _user() -> str | None:
     try:
         return str(current_user.email) if current_user.is_authenticated else None
-    except Exception:  # noqa: BLE001  (the user row may be unreadable when the database is down)
+    except Exception:  # the user row may be unreadable when the database is down
         return None
 
 

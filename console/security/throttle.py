@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from flask import abort, current_app, request
 
 from console.extensions import db
+from console.metrics import SIGN_IN_FAILURES
 from console.models import LoginAttempt
 from console.models.timeutil import utcnow
-from console.metrics import SIGN_IN_FAILURES
 
 SUCCEEDED = "ok"
 BAD_CREDENTIALS = "bad-credentials"

@@ -35,7 +35,6 @@ from console.models.timeutil import utcnow
 from console.security.secrets import SecretUnreadable
 from console.services.audit import SCHEDULER_ACTOR, record_airflow_action
 from console.services.read_cache import invalidate
-from console.metrics import FIRE_DELAY_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -343,8 +342,6 @@ def _record(claimed: Attempt, now: datetime, error: str | None, retry: bool, *, 
     db.session.commit()
     if values["state"] == FireState.TRIGGERED:
         invalidate(claimed.server_id, claimed.dag_id)  # the DAG has a new run
-        if claimed.kind == "scheduled":
-            FIRE_DELAY_SECONDS.observe(max(0.0, (now - claimed.scheduled_for).total_seconds()))
     level = logging.INFO if values["state"] == FireState.TRIGGERED else logging.WARNING
     log.log(
         level,

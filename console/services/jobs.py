@@ -34,7 +34,6 @@ from console.models.timeutil import utcnow
 from console.services import dag_actions
 from console.services.audit import record_airflow_action
 from console.services.errors import ServiceError
-from console.metrics import JOB_OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +323,6 @@ def _finish(job: Job, message: str | None = None) -> None:
     job.finished_at = utcnow()
     _audit(job, "finished", detail=_counts(job), error=None if job.state == JobState.SUCCEEDED else _summary(job))
     db.session.commit()
-    JOB_OUTCOMES.labels(job.kind, job.state).inc()
     log.info("job %s: %s", job.id, _summary(job))
 
 
