@@ -50,7 +50,7 @@ CACHE_LOOKUPS = Counter(
 )
 SIGN_IN_FAILURES = Counter(
     "console_sign_in_failures",
-    "Refused sign-in attempts, by reason (bad_credentials or throttled).",
+    "Refused sign-in attempts, by reason (bad-credentials or throttled).",
     ["reason"],
 )
 
