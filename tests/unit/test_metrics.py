@@ -125,9 +125,7 @@ def test_scheduler_jobs_and_retries_are_read_from_the_database(metrics_app: Flas
             [
                 SchedulerLease(name="scheduler", holder="host-a:1", expires_at=now + timedelta(seconds=20)),
                 SchedulerHeartbeat(instance_id="host-a:1", hostname="a", pid=1, is_leader=True, beat_at=now),
-                SchedulerHeartbeat(
-                    instance_id="host-b:2", hostname="b", pid=2, beat_at=now - timedelta(seconds=40)
-                ),
+                SchedulerHeartbeat(instance_id="host-b:2", hostname="b", pid=2, beat_at=now - timedelta(seconds=40)),
                 Job(uid="j1", kind="trigger", actor="x", state="queued"),
                 Job(uid="j2", kind="trigger", actor="x", state="queued"),
                 Job(uid="j3", kind="trigger", actor="x", state="failed"),
