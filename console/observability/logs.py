@@ -96,3 +96,5 @@ def configure(fmt: str, level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # In text, gunicorn's access log (stdout) already has a line per request, request id included.
+    logging.getLogger("console.request").setLevel(logging.NOTSET if fmt == "json" else logging.WARNING)

@@ -128,3 +128,32 @@ def test_the_text_format_scrubs_too() -> None:
 )
 def test_scrub(raw: str, clean: str) -> None:
     assert scrub(raw) == clean
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_configured_output(fmt: str) -> None:
+    """What a process that configured its logging (gunicorn worker, scheduler, worker) writes."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import logging; from console.observability.logs import configure; "
+        f"configure({fmt!r}, 'info'); "
+        "logging.getLogger('console.x').info('connect with password=%s', 'hunter2'); "
+        "logging.getLogger('console.request').info('GET / 200', extra={'request_id': 'r1'})"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "hunter2" not in done.stderr
+    out = done.stderr.splitlines()
+    if fmt == "json":
+        entries = [json.loads(line) for line in out]
+        assert [(e["logger"], e["message"]) for e in entries] == [
+            ("console.x", "connect with password=***"),
+            ("console.request", "GET / 200"),
+        ]
+        assert entries[1]["request_id"] == "r1"
+    else:  # gunicorn's access log has the request lines
+        assert len(out) == 1 and out[0].endswith("INFO console.x: connect with password=***")
