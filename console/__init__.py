@@ -16,6 +16,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     register_extensions(app)
     register_security(app)
+    register_observability(app)
     register_blueprints(app)
     register_admin(app)
     register_commands(app)
@@ -73,6 +74,12 @@ def register_security(app: Flask) -> None:
     app.before_request(enforce_address_limit)
     app.after_request(keep_redirects_on_site)
     access.init_app(app)
+
+
+def register_observability(app: Flask) -> None:
+    from console.observability import init_app
+
+    init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

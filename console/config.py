@@ -175,6 +175,12 @@ class DefaultConfig:
     AUDIT_RETENTION_DAYS = 365  # audit rows older than this are purged by the scheduler (0: kept forever)
     SETTINGS_CHECK_SECONDS = 2.0  # a long-running process looks for changed settings at most this often
 
+    # Observability: /metrics answers admins, and without sign-in the addresses listed here
+    # (CIDRs or single addresses, e.g. ["10.0.5.0/24"], where Prometheus scrapes from).
+    METRICS_ALLOWED_ADDRESSES: list[str] = []
+    LOG_FORMAT = "text"  # or "json": one JSON object per line, one line per request
+    LOG_LEVEL = "INFO"
+
 
 ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
 #: Settings that were replaced, and by what (set in an old ``instance/config.py``, they would be ignored).
@@ -311,10 +317,29 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if float(config["AIRFLOW_RETRY_BACKOFF_SECONDS"]) < 0:
         raise ConfigError("AIRFLOW_RETRY_BACKOFF_SECONDS cannot be negative.")
     validate_cache(config)
+    validate_observability(config)
     if int(config["LOG_SHARED_MAX_BYTES"]) < 0:
         raise ConfigError("LOG_SHARED_MAX_BYTES cannot be negative (0 shares no log).")
     if int(config["LOG_CACHE_MAX_BYTES"]) < 0 or float(config["LOG_READ_WAIT_SECONDS"]) < 0:
         raise ConfigError("LOG_CACHE_MAX_BYTES and LOG_READ_WAIT_SECONDS cannot be negative (0 turns them off).")
+
+
+def validate_observability(config: Mapping[str, Any]) -> None:
+    """The metrics allow-list and the log format (``ConfigError`` naming the key to fix)."""
+    import ipaddress
+
+    allowed = config.get("METRICS_ALLOWED_ADDRESSES")
+    if not isinstance(allowed, (list, tuple)):
+        raise ConfigError('METRICS_ALLOWED_ADDRESSES must be a list of CIDRs, e.g. ["10.0.5.0/24"].')
+    for cidr in allowed:
+        try:
+            ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            raise ConfigError(f"METRICS_ALLOWED_ADDRESSES: {cidr!r} is not an address or CIDR.") from None
+    if config.get("LOG_FORMAT") not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {config.get('LOG_FORMAT')!r}.")
+    if str(config.get("LOG_LEVEL", "")).upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
 
 def validate_cache(config: Mapping[str, Any]) -> None:

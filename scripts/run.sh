@@ -38,7 +38,8 @@ $BIN/python manage.py scheduler &
 children+=($!)
 $BIN/python manage.py worker &
 children+=($!)
-$BIN/gunicorn --workers 2 --threads 4 --graceful-timeout 5 --bind "127.0.0.1:$PORT" --access-logfile - "console:create_app()" &
+# The production settings (deploy/gunicorn.conf.py), with fewer workers and a short grace on a laptop.
+$BIN/gunicorn --config deploy/gunicorn.conf.py --workers 2 --graceful-timeout 5 --bind "127.0.0.1:$PORT" &
 children+=($!)
 echo "Airflow Console: http://127.0.0.1:$PORT  (Ctrl-C stops it)"
 wait -n "${children[@]:1}" || true

@@ -52,6 +52,7 @@ from console.airflow.failures import bad_arguments_detail, http_failure, shorten
 from console.airflow.payloads import BadPayload
 from console.airflow.tokens import TOKEN_CACHE, TokenCache, fingerprint
 from console.airflow.urls import normalize_base_url
+from console.metrics import observe_airflow_call
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,18 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 T = TypeVar("T")
+
+
+def operation_name(operation: Callable[..., Any]) -> str:
+    """The API operation a generated method calls (``get_dag``), the metrics' ``endpoint`` label."""
+    return getattr(operation, "__name__", "other").removesuffix("_without_preload_content")
+
+
+def call_outcome(exc: AirflowError) -> str:
+    """The metrics' ``outcome`` label of a failed call: ``unavailable``, ``auth_error``, ..."""
+    name = type(exc).__name__.removeprefix("Airflow") or "error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
 
 # --------------------------------------------------------------------------
 # Low level: the session
@@ -148,7 +161,8 @@ class AirflowSession:
         def send(auth: dict[str, str]) -> Any:
             return operation(*args, _request_timeout=timeout, _headers={**headers, **auth}, **kwargs)
 
-        _status, resp_headers, body = self._execute(what, send, idempotent=idempotent)
+        endpoint = operation_name(operation)
+        _status, resp_headers, body = self._execute(what, send, idempotent=idempotent, endpoint=endpoint)
         return self._decode_json(what, body, resp_headers)
 
     def stream(self, what: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -160,7 +174,7 @@ class AirflowSession:
         def send(auth: dict[str, str]) -> Any:
             return operation(*args, _request_timeout=timeout, _headers={**headers, **auth}, **kwargs)
 
-        return self._execute(what, send, idempotent=True, stream=True)
+        return self._execute(what, send, idempotent=True, stream=True, endpoint=operation_name(operation))
 
     def _timeout_for(self, read_timeout: float | None) -> tuple[float, float]:
         """``(connect, read)``; ``read_timeout`` overrides the read part."""
@@ -206,7 +220,7 @@ class AirflowSession:
 
         try:
             # The token request changes nothing on the server: safe to retry.
-            _status, headers, raw = self._execute(what, send, idempotent=True, authenticate=False)
+            _status, headers, raw = self._execute(what, send, idempotent=True, authenticate=False, endpoint="token")
         except AirflowAuthError as exc:
             raise AirflowAuthError(
                 self.name, f"login refused for user {self.username!r}: wrong username or password", status=exc.status
@@ -220,7 +234,21 @@ class AirflowSession:
     def _backoff_sleep(self, attempt: int) -> None:
         self._sleep(self.backoff * (2 ** (attempt - 1)))
 
-    def _execute(
+    def _execute(self, what: str, send: Send, *, endpoint: str, **how: bool) -> Any:
+        """:meth:`_send`, counted and timed in ``console_airflow_calls`` under ``endpoint``."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = self._send(what, send, **how)
+            outcome = "success"
+            return result
+        except AirflowError as exc:
+            outcome = call_outcome(exc)
+            raise
+        finally:
+            observe_airflow_call(self.name, endpoint, outcome, time.perf_counter() - started)
+
+    def _send(
         self,
         what: str,
         send: Send,

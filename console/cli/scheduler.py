@@ -12,20 +12,16 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Do one pass (catch up, trigger what is due, follow runs) and exit.")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning"]))
 @with_appcontext
 def scheduler(once: bool, log_level: str) -> None:
     """Run the task scheduler (one leader per database; extra instances wait as followers)."""
+    from console.observability.logs import configure as configure_logging
     from console.scheduler.process import SchedulerProcess
 
-    _configure_logging(log_level)
+    configure_logging(current_app.config["LOG_FORMAT"], log_level)
     process = SchedulerProcess(current_app._get_current_object())  # type: ignore[attr-defined]
     if once:
         led = process.run_once()

@@ -18,8 +18,9 @@ def worker(workers: int | None, log_level: str) -> None:
     from flask import current_app
 
     from console.jobs import job_queue
+    from console.observability.logs import configure as configure_logging
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(current_app.config["LOG_FORMAT"], log_level)
     queue = job_queue()
     if queue.huey.immediate:
         raise click.UsageError("JOBS_IMMEDIATE is set: jobs run inside the web requests, there is nothing to consume.")

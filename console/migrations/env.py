@@ -91,7 +91,10 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    from console.database import migration_lock
+
+    # Several replicas may run `db upgrade` at once: they take turns (see migration_lock).
+    with connectable.connect() as connection, migration_lock(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

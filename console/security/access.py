@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, abort, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from console.security import csp, policy
@@ -26,6 +26,8 @@ def enforce_policy() -> Response | None:
         log.error("endpoint %s is missing from the access policy; refusing", endpoint)
         abort(403)
     if required == policy.PUBLIC or policy.allows(current_user, endpoint):
+        return None
+    if policy.address_opens(endpoint, request.remote_addr, current_app.config):
         return None
     if not current_user.is_authenticated:
         if request.accept_mimetypes.best == "application/json" or request.path.endswith(".json"):

@@ -100,6 +100,14 @@ POLICY: dict[str, str] = {
     "jobs.detail": VIEWER,
     "jobs.progress": VIEWER,
     "jobs.cancel": OPERATOR,
+    # Prometheus' scrape: admins, and without sign-in the addresses ADDRESS_OPENED names.
+    "metrics.export": ADMIN,
+}
+
+# Endpoints that a client from an address in the named setting (a list of CIDRs) may use
+# without signing in; everyone else needs the role POLICY names.
+ADDRESS_OPENED: dict[str, str] = {
+    "metrics.export": "METRICS_ALLOWED_ADDRESSES",
 }
 
 # Flask-Admin actions (list-view bulk actions), keyed "<view endpoint>:<action name>".
@@ -148,6 +156,21 @@ def allows_action(user: Any, view_endpoint: str, action: str) -> bool:
     """Whether ``user`` may run the list action ``action`` of the view ``view_endpoint``."""
     role = ACTIONS.get(f"{view_endpoint}:{action}")
     return role is not None and user_rank(user) >= RANK[role]
+
+
+def address_opens(endpoint: str | None, remote_addr: str | None, config: Any) -> bool:
+    """Whether ``remote_addr`` is in the CIDRs of the setting that ``ADDRESS_OPENED`` names for
+    ``endpoint`` (so it may use it without signing in)."""
+    import ipaddress
+
+    setting = ADDRESS_OPENED.get(endpoint or "")
+    if setting is None or not remote_addr:
+        return False
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in config.get(setting) or ())
 
 
 def may_read_secret(user: Any, secret: str) -> bool:

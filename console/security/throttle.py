@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, request
 
 from console.extensions import db
+from console.metrics import SIGN_IN_FAILURES
 from console.models import LoginAttempt
 from console.models.timeutil import utcnow
 
@@ -52,6 +53,8 @@ def record_attempt(email: str, succeeded: bool, reason: str) -> None:
         LoginAttempt(email=normalise_email(email), remote_addr=request.remote_addr, succeeded=succeeded, reason=reason)
     )
     db.session.commit()
+    if not succeeded:
+        SIGN_IN_FAILURES.labels(reason).inc()
 
 
 def delay_after(failures: int, config: Mapping[str, Any]) -> int:

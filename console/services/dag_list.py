@@ -125,7 +125,7 @@ def cached_fan_out(
     calls: dict[int, tuple[str, Callable[[], Any]]] = {}
     for server in servers:
         key = store.key(kind, server.id, name)
-        entry = store.peek(key)
+        entry = store.lookup(key, kind)
         if entry is not None:
             results[server.id] = as_result(entry)
             continue
@@ -134,7 +134,7 @@ def cached_fan_out(
             results[server.id] = client
             continue
         loader = make_call(server.id, server.name, client)
-        calls[server.id] = (server.name, partial(store.get_or_load, key, kind, loader, settled))
+        calls[server.id] = (server.name, partial(store.load, key, kind, loader, settled))
     fetched = fan_out(calls, deadline or float(current_app.config["DAGS_FANOUT_DEADLINE_SECONDS"]))
     for sid, result in fetched.items():
         results[sid] = result

@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 
 from console.airflow import errors
 from console.airflow.errors import AirflowError
+from console.metrics import CACHE_LOOKUPS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -157,10 +158,19 @@ class ReadCache:
         """``key``'s value: cached, else from the one call of ``loader`` this key is waiting for
         (``loader`` runs at most once per key at a time per process, and once across processes
         with Redis).  An :class:`AirflowError` the loader raised is raised to every waiter."""
+        entry = self.lookup(key, kind)
+        return self.load(key, kind, loader, settled) if entry is None else _unwrap(entry)  # type: ignore[no-any-return]
+
+    def lookup(self, key: str, kind: str) -> tuple[str, Any] | None:
+        """:meth:`peek`, counted as a hit or a miss of ``kind`` in ``console_cache_lookups``."""
         entry = self.peek(key)
-        if entry is None:
-            entry = self._single_flight(key, kind, _Load(loader, settled))
-        return _unwrap(entry)  # type: ignore[no-any-return]
+        CACHE_LOOKUPS.labels(kind, "miss" if entry is None else "hit").inc()
+        return entry
+
+    def load(self, key: str, kind: str, loader: Callable[[], T], settled: Settled | None = None) -> T:
+        """After a missed :meth:`lookup`: ``loader``'s answer through the single flight (which
+        checks the cache again, uncounted), stored for the next request."""
+        return _unwrap(self._single_flight(key, kind, _Load(loader, settled)))  # type: ignore[no-any-return]
 
     def _single_flight(self, key: str, kind: str, loader: _Load) -> tuple[str, Any]:
         with self._lock:

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "console"
 LAYER = {
     "config": 0,
     "extensions": 1,
+    "metrics": 1,
     "database": 1,
     "versioning": 1,
     "instance": 1,
@@ -30,6 +31,7 @@ LAYER = {
     "admin": 6,
     "jobs": 6,
     "health": 6,
+    "observability": 6,
     "cli": 7,
     "": 8,  # console/__init__.py: create_app wires everything
 }
