@@ -29,6 +29,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     init_database(app)
+    from console.services.audit_changes import install as audit_row_changes
+
+    audit_row_changes()
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
     csrf.init_app(app)
     cache.init_app(app)
