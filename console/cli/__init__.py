@@ -6,9 +6,11 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from console.cli.audit import audit
     from console.cli.setup import seed_demo, setup
     from console.cli.users import users
 
+    app.cli.add_command(audit)
     app.cli.add_command(users)
     app.cli.add_command(setup)
     app.cli.add_command(seed_demo)
