@@ -26,6 +26,8 @@ def purge(dry_run: bool) -> None:
     with acting_as(CLI_ACTOR):
         report = audit_retention.purge(actor=CLI_ACTOR, dry_run=dry_run)
     verb = "Would delete" if dry_run else "Deleted"
-    click.echo(f"{verb} {report.total} rows older than {report.cutoff:%Y-%m-%d %H:%M} UTC ({report.retention_days} days):")
+    click.echo(
+        f"{verb} {report.total} rows older than {report.cutoff:%Y-%m-%d %H:%M} UTC ({report.retention_days} days):"
+    )
     for table, count in report.deleted.items():
         click.echo(f"  {table}\t{count}")

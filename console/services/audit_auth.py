@@ -71,7 +71,9 @@ def on_authenticated(_app: Any, *, user: Any, **_kwargs: Any) -> None:
 def on_logged_out(_app: Any, *, user: Any, **_kwargs: Any) -> None:
     if user is None or not getattr(user, "is_authenticated", False):
         return
-    audit.record_event("sign_out", actor=str(user.email), category="auth", object_type="user", object_id=str(user.email))
+    audit.record_event(
+        "sign_out", actor=str(user.email), category="auth", object_type="user", object_id=str(user.email)
+    )
     db.session.commit()
 
 

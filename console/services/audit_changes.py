@@ -189,6 +189,7 @@ def after_flush(session: Session, _context: Any) -> None:
     """Fold this flush's changes into the transaction's, keyed by row."""
     old = session.info.pop(_OLD, {})
     pending: dict[tuple[str, str], Change] = session.info.setdefault(_PENDING, {})
+    changed: list[tuple[Any, str, dict[str, Any], dict[str, Any]]]
     changed = [(obj, "create", {}, _snapshot(obj, SET)) for obj in session.new if _versioned(obj)]
     changed += [(obj, *old[id(obj)]) for obj in [*session.dirty, *session.deleted] if id(obj) in old]
     if not changed:

@@ -86,7 +86,14 @@ def test_a_refused_change_is_recorded_a_refused_read_is_not(app: Flask, login_as
     assert refused(app) == []
     assert login_as.post("/admin/tasks/new/", {"name": "x"}).status_code == 403
     assert refused(app) == [
-        ("viewer@example.com", "tasks.create_view", None, "refused", "your role does not allow this action", "viewer@example.com")
+        (
+            "viewer@example.com",
+            "tasks.create_view",
+            None,
+            "refused",
+            "your role does not allow this action",
+            "viewer@example.com",
+        )
     ]
 
 

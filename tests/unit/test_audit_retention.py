@@ -43,7 +43,9 @@ def seed(app: Flask) -> dict[str, int]:
         server.username = "v"
         db.session.commit()
         db.session.execute(sa.update(Transaction).values(issued_at=utcnow() - OLD))
-        db.session.execute(sa.update(AuditEvent).where(AuditEvent.object_type == "airflow_server").values(at=utcnow() - OLD))
+        db.session.execute(
+            sa.update(AuditEvent).where(AuditEvent.object_type == "airflow_server").values(at=utcnow() - OLD)
+        )
         db.session.commit()
         server = db.session.get(AirflowServer, server.id)
         server.username = "w"

@@ -92,7 +92,10 @@ STEPS: dict[str, Step] = {
         lambda w: (f"/admin/users/edit/?id={w.user}", user_form(w, roles=[str(w.roles["operator"])])),
         ["user.update"],
     ),
-    "users:deactivate": (lambda w: ("/admin/users/action/", {"action": "deactivate", "rowid": w.user}), ["user.update"]),
+    "users:deactivate": (
+        lambda w: ("/admin/users/action/", {"action": "deactivate", "rowid": w.user}),
+        ["user.update"],
+    ),
     "users:activate": (lambda w: ("/admin/users/action/", {"action": "activate", "rowid": w.user}), ["user.update"]),
     "users.delete_view": (lambda w: ("/admin/users/delete/", {"id": w.user}), ["user.delete"]),
     "users:delete": (
@@ -108,7 +111,10 @@ STEPS: dict[str, Step] = {
         lambda w: ("/admin/servers/action/", {"action": "test_connection", "rowid": w.spare_servers[0]}),
         ["airflow_server.test_connection"],
     ),
-    "servers.delete_view": (lambda w: ("/admin/servers/delete/", {"id": w.spare_servers[1]}), ["airflow_server.delete"]),
+    "servers.delete_view": (
+        lambda w: ("/admin/servers/delete/", {"id": w.spare_servers[1]}),
+        ["airflow_server.delete"],
+    ),
     "servers:delete": (
         lambda w: ("/admin/servers/action/", {"action": "delete", "rowid": w.spare_servers[2]}),
         ["airflow_server.delete"],
@@ -121,7 +127,10 @@ STEPS: dict[str, Step] = {
     "tasks:disable": (lambda w: ("/admin/tasks/action/", {"action": "disable", "rowid": w.task}), ["task.update"]),
     "tasks:enable": (lambda w: ("/admin/tasks/action/", {"action": "enable", "rowid": w.task}), ["task.update"]),
     "tasks.delete_view": (lambda w: ("/admin/tasks/delete/", {"id": w.spare_tasks[0]}), ["task.delete"]),
-    "tasks:delete": (lambda w: ("/admin/tasks/action/", {"action": "delete", "rowid": w.spare_tasks[1]}), ["task.delete"]),
+    "tasks:delete": (
+        lambda w: ("/admin/tasks/action/", {"action": "delete", "rowid": w.spare_tasks[1]}),
+        ["task.delete"],
+    ),
     "tasks.run_now": (lambda w: (f"/admin/tasks/run_now/{w.task}", {}), ["trigger"]),
     "dags.set_paused": (lambda w: (DAG.format(w=w) + "/paused", {"paused": "1"}), ["pause"]),
     "dags.trigger": (lambda w: (DAG.format(w=w) + "/trigger", {}), ["trigger"]),
