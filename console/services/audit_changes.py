@@ -131,7 +131,7 @@ def _identity(obj: Any) -> str:
 def _snapshot(obj: Any, marker: str) -> dict[str, Any]:
     state = sa.inspect(obj)
     values = {col: _shown(col, state.dict.get(col), marker) for col in _columns(obj)}
-    values.update({rel: _names(state.dict.get(rel, ())) for rel in _collections(obj)})
+    values.update({rel: _names(getattr(obj, rel)) for rel in _collections(obj)})
     return values
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from console.extensions import db
-from console.models import AirflowServer, AuditEvent, Transaction
+from console.models import AirflowServer, AuditEvent, Transaction, User
 from console.models.timeutil import utcnow
 from console.scheduler.process import SchedulerProcess
 from console.services import audit, audit_retention, servers
 from console.versioning import acting_as
+from tests.conftest import make_user
 
 OLD = timedelta(days=400)
 
@@ -33,7 +35,9 @@ def server_versions() -> list[tuple[int, int | None]]:
 
 
 def seed(app: Flask) -> dict[str, int]:
-    """Old events (one reverted by a kept event), a server changed long ago and once since."""
+    """Old events (one reverted by a kept event), a server changed long ago and once since.
+
+    The server's transactions are moved back in time; its audit events cannot be (append-only)."""
     with app.app_context(), acting_as(audit.CLI_ACTOR):
         ids = {"old": old_event("old"), "reverted": old_event("reverted"), "recent": old_event("recent", age=OLD / 10)}
         ids["revert"] = old_event("revert", reverts_id=ids["reverted"], age=timedelta(0))
@@ -43,9 +47,6 @@ def seed(app: Flask) -> dict[str, int]:
         server.username = "v"
         db.session.commit()
         db.session.execute(sa.update(Transaction).values(issued_at=utcnow() - OLD))
-        db.session.execute(
-            sa.update(AuditEvent).where(AuditEvent.object_type == "airflow_server").values(at=utcnow() - OLD)
-        )
         db.session.commit()
         server = db.session.get(AirflowServer, server.id)
         server.username = "w"
@@ -64,7 +65,7 @@ def test_purge_deletes_what_is_old_and_keeps_what_is_needed(app_factory) -> None
     with app.app_context():
         first, second, third = (tx for tx, _ in server_versions())
         report = audit_retention.purge()
-        assert report.deleted["audit_event"] == 3  # old, the server's create and its first update
+        assert report.deleted["audit_event"] == 1  # "old"; "reverted" is named by a kept revert
         assert server_versions() == [(second, third), (third, None)]
         transactions = set(db.session.scalars(sa.select(Transaction.id)))
         assert first not in transactions and {second, third} <= transactions
@@ -72,7 +73,14 @@ def test_purge_deletes_what_is_old_and_keeps_what_is_needed(app_factory) -> None
         assert (purge.action, purge.actor, purge.user_id) == ("audit.purge", "system:scheduler", None)
         detail = json.loads(purge.detail)
         assert detail["retention_days"] == 365 and detail["deleted"] == report.deleted
-    assert sorted(remaining(app)) == ["airflow_server.update", "recent", "revert", "reverted"]
+    assert sorted(remaining(app)) == [
+        "airflow_server.create",
+        "airflow_server.update",
+        "airflow_server.update",
+        "recent",
+        "revert",
+        "reverted",
+    ]
 
 
 def test_dry_run_counts_and_deletes_nothing(app: Flask, runner) -> None:
@@ -80,7 +88,7 @@ def test_dry_run_counts_and_deletes_nothing(app: Flask, runner) -> None:
     before = remaining(app)
     result = runner.invoke(args=["audit", "purge", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "Would delete" in result.output and "audit_event\t3" in result.output
+    assert "Would delete" in result.output and "audit_event\t1" in result.output
     assert remaining(app) == before
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.category == "system")) == 0
@@ -108,3 +116,23 @@ def test_scheduler_leader_purges_once_a_day(app_factory) -> None:
         purge = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.category == "system")).one()
         assert purge.actor == "system:scheduler" and json.loads(purge.detail)["retention_days"] == 30
     assert "recent" not in remaining(app)  # 40 days old: kept under 365, purged under 30
+
+
+def test_audit_rows_refuse_updates_in_the_database(app: Flask) -> None:
+    make_user(app, "gone@example.com", "viewer")
+    with app.app_context():
+        event = audit.record_event("sign_in", actor="gone@example.com", category="auth")
+        db.session.commit()
+        event_id = event.id
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            db.session.execute(sa.update(AuditEvent).where(AuditEvent.id == event_id).values(outcome="failed"))
+        db.session.rollback()
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            db.session.execute(sa.update(AuditEvent).where(AuditEvent.id == event_id).values(user_id=None, actor="x"))
+        db.session.rollback()
+        # Deleting the account sets user_id to NULL (the one update allowed); the event stays.
+        db.session.execute(sa.delete(User).where(User.email == "gone@example.com"))
+        db.session.commit()
+        db.session.expire_all()
+        kept = db.session.get(AuditEvent, event_id)
+        assert kept is not None and kept.user_id is None and kept.actor == "gone@example.com"

@@ -145,5 +145,12 @@ def test_user_roles_and_password_show_masked(app: Flask) -> None:
             assert stored.password not in json.dumps([event.before, event.after])
             assert stored.fs_uniquifier not in json.dumps([event.before, event.after])
     assert [e.action for e in console_events(app, "role")] == ["role.create"] * 3
+    with app.app_context(), acting_as(audit.CLI_ACTOR):
+        db.session.delete(users.find_user("ann@example.com"))
+        db.session.commit()
+    deleted = console_events(app, "user")[-1]
+    before, after = diff(deleted)
+    assert deleted.action == "user.delete" and after is None
+    assert before["email"] == "ann@example.com" and before["roles"] == ["operator", "viewer"]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Role)) == 3
