@@ -37,6 +37,13 @@ class WalkAirflow(FakeAirflow):
         self._call("set_task_instance_state")
         return []
 
+    def get_dag_run(self, dag_id: str, run_id: str) -> Any:
+        return SimpleNamespace(dag_id=dag_id, run_id=run_id, note="before")
+
+    def set_dag_run_note(self, dag_id: str, run_id: str, note: str) -> Any:
+        self._call("set_dag_run_note")
+        return SimpleNamespace(dag_id=dag_id, run_id=run_id, note=note)
+
 
 @pytest.fixture(autouse=True)
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,6 +148,15 @@ STEPS: dict[str, Step] = {
         lambda w: (DAG.format(w=w) + "/runs/r1/tasks/boom/mark", {"state": "success"}),
         ["mark success"],
     ),
+    "dags.clear_task": (
+        lambda w: (DAG.format(w=w) + "/runs/r1/tasks/boom/clear", {"confirm": "1"}),
+        ["clear"],
+    ),
+    "dags.run_note": (lambda w: (DAG.format(w=w) + "/runs/r1/note", {"note": "checked"}), ["note"]),
+    "task_instances.clear": (
+        lambda w: ("/admin/task-instances/clear", {"ti": f'[{w.server}, "example_quick", "r1", "boom", -1]'}),
+        ["clear"],
+    ),
     "dags.bulk": (
         lambda w: ("/admin/dags/bulk", {"action": "pause", "dag": f"{w.server}:example_quick"}),
         ["bulk pause started", "pause", "bulk pause finished"],
@@ -184,8 +200,8 @@ IN_AIRFLOW = {
 
 
 def test_every_mutation_is_walked(app: Flask) -> None:
-    walked = {key for key in STEPS if ":" not in key} | set(NO_CHANGE)
     mutating = mutating_endpoints(app) - {"tasks.action_view", "users.action_view", "servers.action_view"}
+    walked = {key for key in STEPS if ":" not in key and key in mutating} | set(NO_CHANGE)
     assert mutating - set(IN_AIRFLOW) == walked
     assert {key for key in STEPS if ":" in key} == set(policy.ACTIONS)
 
@@ -208,6 +224,8 @@ def test_each_mutation_done_leaves_its_attributed_records(app: Flask, login_as: 
     login_as("admin")
     problems = []
     for key, (build, expected) in STEPS.items():
+        if ":" not in key and key not in policy.POLICY:
+            continue  # a route of a screen this checkout does not have
         with app.app_context():
             url, data = build(world)
         token = csrf_token(login_as.client, "/login" if key == "security.login" else "/admin/")
@@ -235,7 +253,7 @@ def test_each_mutation_refused_leaves_one_refused_event(app: Flask, login_as: Au
     rank = policy.RANK[role]
     problems = []
     refusals = 0
-    requests = {key: build for key, (build, _expected) in STEPS.items()}
+    requests = {key: build for key, (build, _expected) in STEPS.items() if ":" in key or key in policy.POLICY}
     for rule in app.url_map.iter_rules():  # every other state-changing route, with sample arguments
         if rule.endpoint not in requests and rule.methods and rule.methods & MUTATING:
             requests[rule.endpoint] = lambda w, rule=rule: (build_url(app, rule), {})
