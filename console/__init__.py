@@ -33,6 +33,9 @@ def register_extensions(app: Flask) -> None:
     from console.services.settings import init_app as init_settings
 
     init_settings(app)
+    from console.services.audit_changes import install as audit_row_changes
+
+    audit_row_changes()
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
     csrf.init_app(app)
     cache.init_app(app)
@@ -74,6 +77,9 @@ def register_security(app: Flask) -> None:
     app.before_request(enforce_address_limit)
     app.after_request(keep_redirects_on_site)
     access.init_app(app)
+    from console.services import audit_auth
+
+    audit_auth.init_app(app)
 
 
 def register_observability(app: Flask) -> None:

@@ -135,6 +135,11 @@ class DefaultConfig:
     SCHEDULER_MONITOR_SECONDS = 5.0
     SCHEDULER_MISFIRE_GRACE_SECONDS = 60  # a fire this late is still fired, whatever the misfire policy
     SCHEDULER_MAX_MISSED_RECORDED = 100  # per task, after a long outage
+    # The audit trail: the scheduler's leader deletes audit events (and Continuum versions and
+    # transactions) older than AUDIT_RETENTION_DAYS (a setting, below), once a day
+    # (console/services/audit_retention.py).
+    AUDIT_PURGE_EVERY_SECONDS = 86400
+    AUDIT_PURGE_BATCH = 5000  # rows deleted per statement and commit
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     SMTP_USERNAME: str | None = None
@@ -290,6 +295,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
         "LOG_READS_PER_USER",
         "LOG_READS_PER_SERVER",
         "AIRFLOW_RETRY_ATTEMPTS",
+        "AUDIT_RETENTION_DAYS",
+        "AUDIT_PURGE_EVERY_SECONDS",
+        "AUDIT_PURGE_BATCH",
     ):
         if int(config[key]) < 1:
             raise ConfigError(f"{key} must be at least 1.")

@@ -90,6 +90,14 @@ class SecureModelView(SecureViewMixin, ModelView):
     def is_action_allowed(self, name: str) -> bool:
         return policy.allows_action(current_user, self.endpoint, name) and super().is_action_allowed(name)
 
+    def handle_action(self, return_view: str | None = None) -> Any:
+        """A list action the person's role does not allow is refused (403, and audited as refused),
+        not silently skipped as Flask-Admin would."""
+        name = request.form.get("action", "")
+        if name in self._actions_data and not policy.allows_action(current_user, self.endpoint, name):
+            abort(403)
+        return super().handle_action(return_view)
+
     def handle_view_exception(self, exc: Exception) -> bool:
         """A ``ValueError`` from ``on_model_change`` (a service's refusal) is shown to the person
         as a flash message next to the form they sent; anything else is Flask-Admin's to handle."""

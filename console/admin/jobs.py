@@ -11,11 +11,13 @@ from typing import Any
 
 from flask import flash, jsonify, make_response, redirect, request, url_for
 from flask_admin import expose
+from flask_login import current_user
 
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
+from console.extensions import db
 from console.models import JobItemState
-from console.services import jobs
+from console.services import audit, jobs
 from console.services.errors import ServiceError
 
 #: How often the job page asks for progress while the job runs.
@@ -66,6 +68,14 @@ class JobsView(SecureBaseView):
         except ServiceError as exc:
             flash(str(exc), "warning")
         else:
+            audit.record_event(
+                "job.cancel",
+                actor=current_user.email,
+                object_type="job",
+                object_id=str(job_id),
+                detail={"state": job.state, "kind": job.kind},
+            )
+            db.session.commit()
             if job.is_final:
                 flash(f"Job {job_id} was cancelled before it started.", "success")
             else:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import flash
 from flask_admin.actions import action
+from flask_login import current_user
 from markupsafe import Markup
 from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
@@ -13,6 +14,7 @@ from wtforms.validators import NumberRange, Optional
 from console.admin.base import SecureModelView
 from console.extensions import db
 from console.models import AirflowServer
+from console.services import audit
 from console.services import servers as server_service
 from console.services.errors import ServiceError
 from console.services.read_cache import forget_server
@@ -121,4 +123,13 @@ class ServersView(SecureModelView):
         servers = db.session.scalars(db.select(AirflowServer).where(AirflowServer.id.in_([int(i) for i in ids])))
         for server in servers:
             report = server_service.check_connection(server)
+            audit.record_event(
+                "airflow_server.test_connection",
+                actor=current_user.email,
+                object_type="airflow_server",
+                object_id=str(server.id),
+                server_name=server.name,
+                error=None if report.ok else report.message,
+            )
+            db.session.commit()
             flash(report.message, "success" if report.ok else "error")

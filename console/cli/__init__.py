@@ -6,10 +6,12 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from console.cli.audit import audit
     from console.cli.settings import settings
     from console.cli.setup import seed_demo, setup
     from console.cli.users import users
 
+    app.cli.add_command(audit)
     app.cli.add_command(users)
     app.cli.add_command(settings)
     app.cli.add_command(setup)

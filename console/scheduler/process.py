@@ -9,6 +9,8 @@
 * one lane per Airflow server -- triggers due runs, ``max_concurrent_triggers``
   at a time, retrying with backoff (see ``console.services.fires``).
 * monitor -- follows triggered runs to their end and sends alerts.
+* audit-purge -- started by the leader once every ``AUDIT_PURGE_EVERY_SECONDS``: deletes the
+  audit rows older than the retention (``console.services.audit_retention``), in batches.
 
 A follower runs only the main thread's lease and heartbeat steps, and takes
 over within ``SCHEDULER_LEASE_SECONDS`` when the leader dies. Web workers
@@ -36,7 +38,7 @@ from console.models.timeutil import utcnow
 from console.scheduler import lease, misfire, monitor
 from console.scheduler.dispatch import Dispatcher, Lane, Recorder
 from console.scheduler.reconcile import Reconciler, RecordingExecutor
-from console.services import settings
+from console.services import audit_retention, settings
 from console.services.audit import SCHEDULER_ACTOR
 from console.versioning import acting_as
 
@@ -89,6 +91,9 @@ class SchedulerProcess:
         self.recorder = Recorder(app, self.leadership, self.dispatcher.wake)
         self.reconciler = Reconciler(self.apscheduler, self.recorder.submit)
         self.monitor_thread = threading.Thread(target=self._monitor_loop, name="monitor", daemon=True)
+        self.purge_every = float(config["AUDIT_PURGE_EVERY_SECONDS"])
+        self._last_purge: float | None = None
+        self.purge_thread: threading.Thread | None = None
 
     # -- the long-running process --------------------------------------------
 
@@ -132,6 +137,7 @@ class SchedulerProcess:
             self._step_down()
         if self.leading:
             self._guarded(self._reconcile)
+            self.purge_if_due(started)
         if started - self._last_beat >= self.heartbeat_every:
             self._guarded(self._beat)
             self._last_beat = started
@@ -153,6 +159,26 @@ class SchedulerProcess:
         self.dispatcher.sync(list(db.session.scalars(sa.select(AirflowServer))))
         db.session.rollback()  # end the read transaction
         self.dispatcher.wake()
+
+    def purge_if_due(self, now: float) -> threading.Thread | None:
+        """As leader, start the audit purge in its own thread when a day (``purge_every``) has passed."""
+        running = self.purge_thread is not None and self.purge_thread.is_alive()
+        if running or (self._last_purge is not None and now - self._last_purge < self.purge_every):
+            return None
+        self._last_purge = now
+        self.purge_thread = threading.Thread(target=self._purge, name="audit-purge", daemon=True)
+        self.purge_thread.start()
+        return self.purge_thread
+
+    def _purge(self) -> None:
+        with self.app.app_context(), acting_as(ACTOR):
+            try:
+                audit_retention.purge(actor=ACTOR)
+            except Exception:
+                db.session.rollback()
+                log.exception("audit purge failed; it runs again in %.0f s", self.purge_every)
+            finally:
+                db.session.remove()
 
     def _step_down(self) -> None:
         self.leading = False
@@ -201,6 +227,8 @@ class SchedulerProcess:
         self.recorder.stop()
         self.dispatcher.stop(wait=5.0)
         self.monitor_thread.join(5.0)
+        if self.purge_thread is not None:
+            self.purge_thread.join(5.0)
         was_leading, self.leading = self.leading, False
         self.leadership.lost()
         try:

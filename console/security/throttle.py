@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import abort, current_app, request
 
 from console.extensions import db
@@ -41,6 +42,9 @@ THROTTLED = "throttled"
 PASSWORD_ENDPOINTS = frozenset({"security.login", "security.verify", "security.change_password"})
 WAIT_MESSAGE = "Too many failed attempts for this account. Wait {wait} and try again."
 ADDRESS_LIMIT_MESSAGE = "Too many attempts from your address. Wait a minute and try again."
+#: Sent with ``email``, ``succeeded`` and ``reason`` for every password check, before it is
+#: committed; the audit trail (``console.services.audit_auth``) records it in the same transaction.
+password_checked = Namespace().signal("password-checked")
 
 
 def normalise_email(email: str) -> str:
@@ -49,9 +53,9 @@ def normalise_email(email: str) -> str:
 
 def record_attempt(email: str, succeeded: bool, reason: str) -> None:
     """Store one password check, in its own small transaction."""
-    db.session.add(
-        LoginAttempt(email=normalise_email(email), remote_addr=request.remote_addr, succeeded=succeeded, reason=reason)
-    )
+    email = normalise_email(email)
+    db.session.add(LoginAttempt(email=email, remote_addr=request.remote_addr, succeeded=succeeded, reason=reason))
+    password_checked.send(current_app._get_current_object(), email=email, succeeded=succeeded, reason=reason)  # type: ignore[attr-defined]
     db.session.commit()
     if not succeeded:
         SIGN_IN_FAILURES.labels(reason).inc()

@@ -39,3 +39,23 @@ def test_sign_in_delay_and_audit_on_postgres(pg_app: Flask) -> None:
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt)) >= 6
         versions = db.session.scalars(sa.select(version_class(User))).all()
         assert {v.email for v in versions} >= {"admin@example.com", "viewer@example.com"}
+
+
+def test_audit_rows_are_append_only_on_postgres(pg_app: Flask) -> None:
+    """The trigger refuses an UPDATE of an audit row; deleting the account only clears user_id."""
+    from console.models import AuditEvent
+    from console.services import audit
+
+    make_user(pg_app, "gone@example.com", "viewer")
+    with pg_app.app_context():
+        event = audit.record_event("sign_in", actor="gone@example.com", category="auth")
+        db.session.commit()
+        event_id = event.id
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            db.session.execute(sa.update(AuditEvent).where(AuditEvent.id == event_id).values(outcome="failed"))
+        db.session.rollback()
+        db.session.execute(sa.delete(User).where(User.email == "gone@example.com"))
+        db.session.commit()
+        db.session.expire_all()
+        kept = db.session.get(AuditEvent, event_id)
+        assert kept is not None and kept.user_id is None and kept.actor == "gone@example.com"
