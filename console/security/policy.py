@@ -78,6 +78,13 @@ POLICY: dict[str, str] = {
     "jobs.detail": VIEWER,
     "jobs.progress": VIEWER,
     "jobs.cancel": OPERATOR,
+    # The audit log: everyone reads (a viewer only their own events); only admins revert.
+    # Audit rows are append-only: no route edits or deletes them.
+    "audit.index": VIEWER,
+    "audit.entry": VIEWER,
+    "audit.export": VIEWER,
+    "audit.revert_preview": ADMIN,
+    "audit.revert": ADMIN,
 }
 
 # Flask-Admin actions (list-view bulk actions), keyed "<view endpoint>:<action name>".
