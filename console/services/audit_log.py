@@ -239,20 +239,26 @@ def get_event(event_id: int, *, user_id: int | None = None) -> AuditEvent | None
     return event
 
 
-def export_rows(query: AuditQuery, batch: int = EXPORT_BATCH) -> Iterator[dict[str, Any]]:
-    """Every event of ``query``, newest first, as plain dicts with secrets masked, read in keyset batches."""
+def _batches(query: AuditQuery, batch: int) -> Iterator[list[Any]]:
+    """The rows of ``query`` (the :data:`EXPORTED` columns), newest first, a keyset batch at a time."""
     columns = tuple(getattr(AuditEvent, name) for name in EXPORTED)
     stmt, key = _statement(query, columns)
     before: int | None = None
     while True:
         cut = stmt if before is None else stmt.where(key < before)
-        rows = db.session.execute(cut.order_by(key.desc()).limit(batch)).all()
-        for row in rows:
-            yield _export_dict(row._mapping)
+        rows = db.session.connection().execute(cut.order_by(key.desc()).limit(batch)).all()
+        if rows:
+            yield rows
         if len(rows) < batch:
             return
         before = rows[-1].id
-        db.session.expire_all()
+
+
+def export_rows(query: AuditQuery, batch: int = EXPORT_BATCH) -> Iterator[dict[str, Any]]:
+    """Every event of ``query``, newest first, as plain dicts with secrets masked."""
+    for rows in _batches(query, batch):
+        for row in rows:
+            yield _export_dict(row._mapping)
 
 
 def _export_dict(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,28 +270,43 @@ def _export_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def stream_csv(query: AuditQuery) -> Iterator[str]:
-    """The CSV export, one chunk per few hundred rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORTED)
-    for n, row in enumerate(export_rows(query), start=1):
-        writer.writerow([_csv_cell(row[name]) for name in EXPORTED])
-        if n % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+def _masked_text(stored: str | None) -> str:
+    """``before``/``after`` as JSON text with secrets masked (parsed only when it holds one)."""
+    if not stored:
+        return ""
+    if '"$secret"' not in stored:
+        return stored
+    return json.dumps(masked(stored), sort_keys=True, ensure_ascii=False)
+
+
+_AT, _BEFORE, _AFTER = EXPORTED.index("at"), EXPORTED.index("before"), EXPORTED.index("after")
+_FORMULA = ("=", "+", "-", "@")
 
 
 def _csv_cell(value: Any) -> Any:
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    cell = "" if value is None else value
-    # A cell a spreadsheet would run as a formula is kept as text.
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@"):
-        return "'" + cell
-    return cell
+    """A cell; text a spreadsheet would run as a formula is kept as text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def stream_csv(query: AuditQuery) -> Iterator[str]:
+    """The CSV export, one chunk per keyset batch."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORTED)
+    for rows in _batches(query, EXPORT_BATCH):
+        for row in rows:
+            cells = [_csv_cell(v) for v in row]
+            cells[_AT] = row[_AT].isoformat() if row[_AT] else ""
+            cells[_BEFORE], cells[_AFTER] = _masked_text(row[_BEFORE]), _masked_text(row[_AFTER])
+            writer.writerow(cells)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
 
 
 def stream_json(query: AuditQuery) -> Iterator[str]:
