@@ -132,5 +132,7 @@ class AuditView(SecureBaseView):
         return make_response(page, 400)
 
     def _not_found(self, event_id: int) -> Any:
-        page = self.render("admin/audit/bad_request.html", heading="Not found", message=f"There is no audit event {event_id}.")
+        page = self.render(
+            "admin/audit/bad_request.html", heading="Not found", message=f"There is no audit event {event_id}."
+        )
         return make_response(page, 404)

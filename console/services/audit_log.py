@@ -34,7 +34,18 @@ PAGE_SIZE = 50
 EXPORT_BATCH = 2000
 FTS_TABLE = "audit_event_fts"
 #: The columns the free-text search looks in (the FTS5 index has the same ones).
-SEARCHED = ("actor", "action", "object_type", "object_id", "server_name", "dag_id", "run_id", "task_id", "error", "detail")
+SEARCHED = (
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "server_name",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "error",
+    "detail",
+)
 #: The columns of an export, in order; ``before``/``after`` with secrets masked.
 EXPORTED = (
     "id",

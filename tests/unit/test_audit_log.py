@@ -43,16 +43,57 @@ def events(app: Flask) -> dict[str, int]:
     """A small trail: different actors, actions, servers, outcomes and times."""
     make_user(app, "operator@example.com", "operator")  # so that events name the operator's user_id
     return {
-        "trigger": add(app, "trigger", minutes=0, category="airflow", server_name="prod", dag_id="etl_daily",
-                       object_type="dag", object_id="etl_daily"),
-        "pause": add(app, "pause", minutes=10, actor="operator@example.com", category="airflow", server_name="staging",
-                     dag_id="reports", object_type="dag", object_id="reports"),
-        "signin": add(app, "sign_in_failed", minutes=20, actor="mallory@example.com", category="auth",
-                      outcome="failed", error="bad password"),
-        "refused": add(app, "clear", minutes=30, actor="operator@example.com", category="airflow", server_name="prod",
-                       dag_id="etl_daily", outcome="refused", error="not allowed"),
-        "task": add(app, "update", minutes=40, actor="operator@example.com", object_type="task", object_id="7",
-                    before={"cron": "0 * * * *"}, after={"cron": "5 * * * *"}),
+        "trigger": add(
+            app,
+            "trigger",
+            minutes=0,
+            category="airflow",
+            server_name="prod",
+            dag_id="etl_daily",
+            object_type="dag",
+            object_id="etl_daily",
+        ),
+        "pause": add(
+            app,
+            "pause",
+            minutes=10,
+            actor="operator@example.com",
+            category="airflow",
+            server_name="staging",
+            dag_id="reports",
+            object_type="dag",
+            object_id="reports",
+        ),
+        "signin": add(
+            app,
+            "sign_in_failed",
+            minutes=20,
+            actor="mallory@example.com",
+            category="auth",
+            outcome="failed",
+            error="bad password",
+        ),
+        "refused": add(
+            app,
+            "clear",
+            minutes=30,
+            actor="operator@example.com",
+            category="airflow",
+            server_name="prod",
+            dag_id="etl_daily",
+            outcome="refused",
+            error="not allowed",
+        ),
+        "task": add(
+            app,
+            "update",
+            minutes=40,
+            actor="operator@example.com",
+            object_type="task",
+            object_id="7",
+            before={"cron": "0 * * * *"},
+            after={"cron": "5 * * * *"},
+        ),
     }
 
 
@@ -166,7 +207,12 @@ def test_unknown_export_format_and_event_are_clear(login_as: Auth) -> None:
 def test_entry_shows_a_field_by_field_diff_with_secrets_masked(app: Flask, login_as: Auth) -> None:
     login_as("admin")
     event_id = add(
-        app, "update", actor="admin@example.com", object_type="airflow_server", object_id="3", server_name="prod",
+        app,
+        "update",
+        actor="admin@example.com",
+        object_type="airflow_server",
+        object_id="3",
+        server_name="prod",
         before={"base_url": "http://old:8080", "password": "old-" + SECRET, "enabled": True},
         after={"base_url": "http://new:8080", "password": SECRET, "enabled": True},
         secret_keys={"password"},
@@ -182,15 +228,29 @@ def test_entry_shows_a_field_by_field_diff_with_secrets_masked(app: Flask, login
 
 def test_a_planted_secret_is_in_no_page_and_no_export(app: Flask, login_as: Auth) -> None:
     login_as("admin")
-    event_id = add(app, "variable_update", actor="admin@example.com", category="airflow", object_type="variable",
-                   object_id="api_key", server_name="prod", before={"value": "was-" + SECRET},
-                   after={"value": SECRET}, secret_keys={"value"})
+    event_id = add(
+        app,
+        "variable_update",
+        actor="admin@example.com",
+        category="airflow",
+        object_type="variable",
+        object_id="api_key",
+        server_name="prod",
+        before={"value": "was-" + SECRET},
+        after={"value": SECRET},
+        secret_keys={"value"},
+    )
     with app.app_context():
         stored = db.session.get(AuditEvent, event_id)
         assert SECRET not in (stored.before or "") + (stored.after or "")
     client = login_as.client
-    for url in ("/admin/audit/", f"/admin/audit/{event_id}/", "/admin/audit/?q=api_key",
-                "/admin/audit/export?format=csv", "/admin/audit/export?format=json"):
+    for url in (
+        "/admin/audit/",
+        f"/admin/audit/{event_id}/",
+        "/admin/audit/?q=api_key",
+        "/admin/audit/export?format=csv",
+        "/admin/audit/export?format=json",
+    ):
         body = client.get(url).get_data(as_text=True)
         assert "api_key" in body, url
         assert SECRET not in body, url
@@ -231,7 +291,11 @@ def test_a_csv_cell_never_starts_a_formula(app: Flask, login_as: Auth) -> None:
 def test_audit_rows_have_no_edit_or_delete_route(app: Flask) -> None:
     audit_rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("audit.")]
     assert {r.endpoint for r in audit_rules} == {
-        "audit.index", "audit.entry", "audit.export", "audit.revert_preview", "audit.revert"
+        "audit.index",
+        "audit.entry",
+        "audit.export",
+        "audit.revert_preview",
+        "audit.revert",
     }
     posts = {r.endpoint for r in audit_rules if "POST" in (r.methods or set())}
     assert posts == {"audit.revert"}  # a revert adds events; nothing changes or removes one
@@ -239,3 +303,27 @@ def test_audit_rows_have_no_edit_or_delete_route(app: Flask) -> None:
         assert not any(method in (r.methods or set()) for r in audit_rules)
     named = [e for e in policy.POLICY if "audit" in e]
     assert all(not any(w in e for w in ("edit", "delete", "update", "purge")) for e in named)
+
+
+def test_task_server_and_user_screens_link_to_their_history(app: Flask, login_as: Auth) -> None:
+    from tests.unit.test_tasks_fire import make_task
+
+    task_id = make_task(app)
+    login_as("admin")
+    with app.app_context():
+        from console.models import AirflowServer, User
+
+        server_id = db.session.scalar(sa.select(AirflowServer.id))
+        user_id = db.session.scalar(sa.select(User.id).where(User.email == "admin@example.com"))
+    client = login_as.client
+    for screen, kind, pk in (
+        ("tasks", "task", task_id),
+        ("servers", "airflow_server", server_id),
+        ("users", "user", user_id),
+    ):
+        link = f"/admin/audit/?object_type={kind}&amp;object_id={pk}"
+        assert link in client.get(f"/admin/{screen}/").get_data(as_text=True), screen
+        assert link in client.get(f"/admin/{screen}/edit/?id={pk}").get_data(as_text=True), screen
+    assert f"/admin/audit/?object_type=task&amp;object_id={task_id}" in client.get(
+        f"/admin/tasks/details/?id={task_id}"
+    ).get_data(as_text=True)

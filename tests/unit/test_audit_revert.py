@@ -31,8 +31,12 @@ def change_cron(app: Flask, task_id: int, cron: str) -> int:
         task.cron = cron
         db.session.commit()
         event = audit.record_event(
-            "update", actor="operator@example.com", object_type="task", object_id=str(task_id),
-            before={"cron": old}, after={"cron": cron},
+            "update",
+            actor="operator@example.com",
+            object_type="task",
+            object_id=str(task_id),
+            before={"cron": old},
+            after={"cron": cron},
         )
         db.session.commit()
         return event.id
@@ -95,8 +99,13 @@ def test_revert_needs_an_admin_a_post_and_a_csrf_token(app: Flask, login_as: Aut
 def test_undo_a_create_deletes_and_undo_a_delete_recreates_from_the_version(app: Flask, login_as: Auth) -> None:
     task_id = make_task(app, name="made", cron="15 3 * * *")
     with app.app_context():
-        created = audit.record_event("create", actor="admin@example.com", object_type="task", object_id=str(task_id),
-                                     after={"name": "made", "cron": "15 3 * * *"})
+        created = audit.record_event(
+            "create",
+            actor="admin@example.com",
+            object_type="task",
+            object_id=str(task_id),
+            after={"name": "made", "cron": "15 3 * * *"},
+        )
         db.session.commit()
         created_id = created.id
     login_as("admin")
@@ -144,8 +153,16 @@ def test_an_airflow_object_change_without_its_service_says_it_cannot_be_reverted
 
     monkeypatch.setattr(importlib, "import_module", no_airflow_objects)
     login_as("admin")
-    event_id = add(app, "variable_update", category="airflow", object_type="variable", object_id="k",
-                   server_name="prod", before={"value": "a"}, after={"value": "b"})
+    event_id = add(
+        app,
+        "variable_update",
+        category="airflow",
+        object_type="variable",
+        object_id="k",
+        server_name="prod",
+        before={"value": "a"},
+        after={"value": "b"},
+    )
     response = login_as.post(f"/admin/audit/{event_id}/revert", follow_redirects=True)
     assert "Cannot revert this kind of change (variable)" in response.get_data(as_text=True)
     assert reverts_of(app, event_id) == []
@@ -171,14 +188,29 @@ def test_a_change_made_outside_asks_before_reverting_anyway(
         calls.append(force)
         if not force:
             raise ChangedOutside("The variable k was changed outside the console.")
-        audit.record_event("variable_update", actor=actor, category="airflow", object_type="variable",
-                           object_id="k", before={"value": "b"}, after={"value": "a"})
+        audit.record_event(
+            "variable_update",
+            actor=actor,
+            category="airflow",
+            object_type="variable",
+            object_id="k",
+            before={"value": "b"},
+            after={"value": "a"},
+        )
 
     module.ChangedOutside, module.preview_revert, module.revert_change = ChangedOutside, preview_revert, revert_change  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "console.services.airflow_objects", module)
     login_as("admin")
-    event_id = add(app, "variable_update", category="airflow", object_type="variable", object_id="k",
-                   server_name="prod", before={"value": "a"}, after={"value": "b"})
+    event_id = add(
+        app,
+        "variable_update",
+        category="airflow",
+        object_type="variable",
+        object_id="k",
+        server_name="prod",
+        before={"value": "a"},
+        after={"value": "b"},
+    )
     page = login_as.client.get(f"/admin/audit/{event_id}/revert").get_data(as_text=True)
     assert "changed outside the console" in page and "Revert anyway" in page
     refused = login_as.post(f"/admin/audit/{event_id}/revert")
