@@ -25,10 +25,9 @@ OBJECT_LINKS = {"task": "tasks.edit_view", "airflow_server": "servers.edit_view"
 
 def history_url(object_type: str, object_id: Any, server: str | None = None) -> str:
     """The audit log filtered to one object (the "History" links of other screens)."""
-    args = {"object_type": object_type, "object_id": str(object_id)}
     if server:
-        args["server"] = server
-    return url_for("audit.index", **args)
+        return url_for("audit.index", object_type=object_type, object_id=str(object_id), server=server)
+    return url_for("audit.index", object_type=object_type, object_id=str(object_id))
 
 
 class AuditView(SecureBaseView):

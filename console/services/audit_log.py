@@ -17,7 +17,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -250,7 +250,7 @@ def get_event(event_id: int, *, user_id: int | None = None) -> AuditEvent | None
     return event
 
 
-def _batches(query: AuditQuery, batch: int) -> Iterator[list[Any]]:
+def _batches(query: AuditQuery, batch: int) -> Iterator[Sequence[Any]]:
     """The rows of ``query`` (the :data:`EXPORTED` columns), newest first, a keyset batch at a time."""
     columns = tuple(getattr(AuditEvent, name) for name in EXPORTED)
     stmt, key = _statement(query, columns)

@@ -89,7 +89,7 @@ def _model(table: str | None) -> Any:
     """The versioned model class whose table is ``table``, if any."""
     if not table:
         return None
-    for mapper in db.Model.registry.mappers:
+    for mapper in db.Model.registry.mappers:  # type: ignore[attr-defined]
         cls = mapper.class_
         if getattr(cls, "__tablename__", None) == table and hasattr(cls, "__versioned__"):
             return cls

@@ -22,18 +22,55 @@ def seed_trail(live_server: LiveServer) -> int:
     with live_server.app.app_context():
         rows = [
             ("sign_in", {"actor": "operator@example.com", "category": "auth"}),
-            ("trigger", {"actor": "operator@example.com", "category": "airflow", "object_type": "dag",
-                         "object_id": "etl_daily", "server_name": "prod", "dag_id": "etl_daily"}),
-            ("pause", {"actor": "system:scheduler", "category": "airflow", "object_type": "dag",
-                       "object_id": "reports", "server_name": "staging", "dag_id": "reports"}),
-            ("clear", {"actor": "operator@example.com", "category": "airflow", "object_type": "dag_run",
-                       "object_id": "etl_daily/manual__1", "server_name": "prod", "dag_id": "etl_daily",
-                       "outcome": "refused", "error": "Only operators may clear"}),
-            ("update", {"actor": "operator@example.com", "object_type": "task", "object_id": "4",
-                        "before": {"cron": "0 * * * *", "enabled": True}, "after": {"cron": "*/5 * * * *",
-                                                                                    "enabled": True}}),
-            ("sign_in_failed", {"actor": "mallory@example.com", "category": "auth", "outcome": "failed",
-                                "error": "bad password"}),
+            (
+                "trigger",
+                {
+                    "actor": "operator@example.com",
+                    "category": "airflow",
+                    "object_type": "dag",
+                    "object_id": "etl_daily",
+                    "server_name": "prod",
+                    "dag_id": "etl_daily",
+                },
+            ),
+            (
+                "pause",
+                {
+                    "actor": "system:scheduler",
+                    "category": "airflow",
+                    "object_type": "dag",
+                    "object_id": "reports",
+                    "server_name": "staging",
+                    "dag_id": "reports",
+                },
+            ),
+            (
+                "clear",
+                {
+                    "actor": "operator@example.com",
+                    "category": "airflow",
+                    "object_type": "dag_run",
+                    "object_id": "etl_daily/manual__1",
+                    "server_name": "prod",
+                    "dag_id": "etl_daily",
+                    "outcome": "refused",
+                    "error": "Only operators may clear",
+                },
+            ),
+            (
+                "update",
+                {
+                    "actor": "operator@example.com",
+                    "object_type": "task",
+                    "object_id": "4",
+                    "before": {"cron": "0 * * * *", "enabled": True},
+                    "after": {"cron": "*/5 * * * *", "enabled": True},
+                },
+            ),
+            (
+                "sign_in_failed",
+                {"actor": "mallory@example.com", "category": "auth", "outcome": "failed", "error": "bad password"},
+            ),
         ]
         for action, values in rows:
             audit.record_event(action, **values)
