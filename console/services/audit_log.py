@@ -70,7 +70,11 @@ EXPORTED = (
     "reverts_id",
 )
 _TEXT_LIMIT = 250
-_WORD = re.compile(r"\w", re.UNICODE)
+_WORD = re.compile(r"[^\W_]", re.UNICODE)
+#: The characters of an indexed word (FTS5's unicode61 tokenizer: letters and digits).
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+#: A search word that begins more indexed words than this is searched as an FTS5 prefix.
+PREFIX_TERMS = 64
 
 
 class BadQuery(ServiceError):
@@ -175,9 +179,34 @@ def fts_available() -> bool:
 
 
 def fts_expression(q: str) -> str:
-    """The FTS5 query for ``q``: every word must appear, each as a token prefix."""
-    words = [w for w in q.split() if _WORD.search(w)]
-    return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
+    """The FTS5 query for ``q``: every word must appear, each as the beginning of a word.
+
+    A plain word becomes the OR of the indexed words it begins (looked up in the index's
+    vocabulary; FTS5 walks such an OR lazily, newest first), unless it begins more than
+    :data:`PREFIX_TERMS` of them; a word with punctuation (``etl_daily``, ``a@b.c``) becomes a
+    phrase whose last part is a prefix.
+    """
+    parts = []
+    for word in q.split():
+        tokens = _TOKEN.findall(word.lower())
+        if not tokens:
+            continue
+        if len(tokens) == 1:
+            terms = _terms_beginning(tokens[0])
+            if 0 < len(terms) <= PREFIX_TERMS:
+                parts.append("(" + " OR ".join(f'"{t}"' for t in terms) + ")")
+                continue
+        parts.append('"' + " ".join(tokens) + '"*')
+    return " AND ".join(parts)
+
+
+def _terms_beginning(prefix: str) -> list[str]:
+    rows = db.session.execute(
+        sa.text(
+            "SELECT term FROM audit_event_fts_vocab WHERE term >= :low AND term < :high ORDER BY term LIMIT :n"
+        ).bindparams(low=prefix, high=prefix + "\U0010ffff", n=PREFIX_TERMS + 1)
+    )
+    return [row[0] for row in rows if '"' not in row[0]]
 
 
 _FTS = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))

@@ -327,3 +327,11 @@ def test_task_server_and_user_screens_link_to_their_history(app: Flask, login_as
     assert f"/admin/audit/?object_type=task&amp;object_id={task_id}" in client.get(
         f"/admin/tasks/details/?id={task_id}"
     ).get_data(as_text=True)
+
+
+def test_a_word_prefix_is_searched_as_the_indexed_words_it_begins(app: Flask, events: dict[str, int]) -> None:
+    with app.app_context():
+        assert audit_log.fts_expression("OPER") == '("operator")'
+        assert audit_log.fts_expression("e") == '("etl" OR "example")'
+        assert audit_log.fts_expression("etl_dai") == '"etl dai"*'
+        assert audit_log.fts_expression("zzz pause") == '"zzz"* AND ("pause")'

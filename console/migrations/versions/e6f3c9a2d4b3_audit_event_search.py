@@ -24,6 +24,9 @@ def upgrade():
     op.execute(
         f"CREATE VIRTUAL TABLE audit_event_fts USING fts5({_COLUMNS}, content='audit_event', content_rowid='id')"
     )
+    # Its vocabulary: a word prefix is searched as the OR of the words it begins (fast, lazy),
+    # not as an FTS5 prefix query (which merges every matching word's list first).
+    op.execute("CREATE VIRTUAL TABLE audit_event_fts_vocab USING fts5vocab(audit_event_fts, 'row')")
     op.execute(
         f"""CREATE TRIGGER audit_event_fts_insert AFTER INSERT ON audit_event BEGIN
               INSERT INTO audit_event_fts(rowid, {_COLUMNS}) VALUES (new.id, {_NEW});
@@ -48,4 +51,5 @@ def downgrade():
         return
     for name in ("insert", "delete", "update"):
         op.execute(f"DROP TRIGGER IF EXISTS audit_event_fts_{name}")
+    op.execute("DROP TABLE IF EXISTS audit_event_fts_vocab")
     op.execute("DROP TABLE IF EXISTS audit_event_fts")
