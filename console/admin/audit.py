@@ -18,6 +18,7 @@ from console.admin.base import SecureBaseView
 from console.models import AUDIT_CATEGORIES, OUTCOMES, AuditEvent
 from console.security import policy
 from console.services import audit_log, audit_revert
+from console.services.errors import ServiceError
 
 #: Where an event's object is shown, by object type (endpoint, id argument).
 OBJECT_LINKS = {"task": "tasks.edit_view", "airflow_server": "servers.edit_view", "user": "users.edit_view"}
@@ -98,7 +99,7 @@ class AuditView(SecureBaseView):
             return self._not_found(event_id)
         try:
             plan = audit_revert.plan(event)
-        except audit_revert.CannotRevert as exc:
+        except ServiceError as exc:
             flash(str(exc), "warning")
             return redirect(url_for(".entry", event_id=event_id))
         return self.render("admin/audit/revert.html", event=event, plan=plan, force=plan.warning is not None)
@@ -114,7 +115,7 @@ class AuditView(SecureBaseView):
         except audit_revert.changed_outside_errors() as exc:
             plan = audit_revert.RevertPlan(event, "airflow", audit_revert.diff_reversed(event), str(exc))
             return self.render("admin/audit/revert.html", event=event, plan=plan, force=True), 409
-        except audit_revert.CannotRevert as exc:
+        except ServiceError as exc:  # CannotRevert, or Airflow refused or did not answer
             flash(str(exc), "warning")
             return redirect(url_for(".entry", event_id=event_id))
         flash(f"Reverted event #{event_id}: recorded as event #{done.id}.", "success")

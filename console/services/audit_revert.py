@@ -191,17 +191,11 @@ def revert(event: AuditEvent, *, actor: str, force: bool = False) -> AuditEvent:
     """
     the_plan = plan(event)
     newest = db.session.scalar(sa.select(sa.func.max(AuditEvent.id))) or 0
-    if the_plan.kind == "airflow":
-        module = _airflow_objects()
-        if module is None or not hasattr(module, "revert_change"):
-            raise CannotRevert(f"Cannot revert this kind of change ({event.object_type}) yet.")
-        with audit.reverting(event.id):
-            module.revert_change(event, actor=actor, force=force)
-        db.session.commit()
-    else:
-        with audit.reverting(event.id):
-            _revert_row(event, the_plan.kind)
-            db.session.commit()
+    try:
+        _apply(event, the_plan, actor=actor, force=force)
+    except Exception:
+        db.session.rollback()
+        raise
     written = db.session.scalar(
         sa.select(AuditEvent).where(AuditEvent.reverts_id == event.id, AuditEvent.id > newest).order_by(AuditEvent.id)
     )
@@ -223,6 +217,21 @@ def revert(event: AuditEvent, *, actor: str, force: bool = False) -> AuditEvent:
     )
     db.session.commit()
     return row
+
+
+def _apply(event: AuditEvent, the_plan: RevertPlan, *, actor: str, force: bool) -> None:
+    """Make the change back (through Airflow or the ORM) and commit it."""
+    if the_plan.kind == "airflow":
+        module = _airflow_objects()
+        if module is None or not hasattr(module, "revert_change"):
+            raise CannotRevert(f"Cannot revert this kind of change ({event.object_type}) yet.")
+        with audit.reverting(event.id):
+            module.revert_change(event, actor=actor, force=force)
+        db.session.commit()
+        return
+    with audit.reverting(event.id):
+        _revert_row(event, the_plan.kind)
+        db.session.commit()
 
 
 def _revert_row(event: AuditEvent, kind: str) -> None:

@@ -218,3 +218,33 @@ def test_a_change_made_outside_asks_before_reverting_anyway(
     assert login_as.post(f"/admin/audit/{event_id}/revert", data={"force": "1"}).status_code == 302
     assert calls == [False, True]
     assert len(reverts_of(app, event_id)) == 1
+
+
+def test_airflow_failing_during_a_revert_is_a_message_not_an_error(
+    app: Flask, login_as: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake airflow_objects whose revert fails as a service error does (Airflow down)."""
+    import sys
+    import types
+
+    from console.services.errors import ServiceError
+
+    module = types.ModuleType("console.services.airflow_objects")
+
+    def preview_revert(event: AuditEvent) -> Any:
+        return [{"name": "value", "old": "b", "new": "a"}]
+
+    def revert_change(event: AuditEvent, *, actor: str, force: bool = False) -> None:
+        raise ServiceError("Airflow server prod did not answer within 10 s.")
+
+    module.preview_revert, module.revert_change = preview_revert, revert_change  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "console.services.airflow_objects", module)
+    login_as("admin")
+    event_id = add(app, "variable_update", category="airflow", object_type="variable", object_id="k",
+                   server_name="prod", before={"value": "a"}, after={"value": "b"})  # fmt: skip
+    preview = login_as.client.get(f"/admin/audit/{event_id}/revert").get_data(as_text=True)
+    assert 'data-field="value"' in preview and "Revert anyway" not in preview
+    response = login_as.post(f"/admin/audit/{event_id}/revert", follow_redirects=True)
+    assert response.status_code == 200
+    assert "did not answer within 10 s" in response.get_data(as_text=True)
+    assert reverts_of(app, event_id) == []
