@@ -1,4 +1,4 @@
-"""``python -m bench [views|profile|seed|stop-sandbox|dags|scheduler|all] [options]`` (``make bench``: all).
+"""``python -m bench [views|profile|seed|stop-sandbox|dags|scheduler|audit|all] [options]`` (``make bench``: all).
 
 ``views``: the DAG list and home page through gunicorn next to Airflow's own UI endpoints, on
 the benchmark sandbox with generated DAGs (``bench/views_bench.py``; e.g. ``--dags 100``).
@@ -6,13 +6,15 @@ the benchmark sandbox with generated DAGs (``bench/views_bench.py``; e.g. ``--da
 ``seed``: only prepare that sandbox (``--dags N``); ``stop-sandbox``: stop it.
 ``dags``: the DAG detail and log pages next to Airflow's API (``bench/dags_bench.py``).
 ``scheduler``: 1,000 tasks due in the same minute (``bench/scheduler_bench.py``; its options
-follow, e.g. ``--tasks 200``).  ``all`` runs views (1,000 DAGs), dags and scheduler.
+follow, e.g. ``--tasks 200``).  ``audit``: the audit log page and its CSV export with 1,000,000
+audit events on SQLite (``bench/audit_bench.py``; e.g. ``--rows 100000``).
+``all`` runs views (1,000 DAGs), dags, scheduler and audit.
 """
 
 import argparse
 import sys
 
-CHOICES = ("views", "profile", "seed", "stop-sandbox", "dags", "scheduler", "all")
+CHOICES = ("views", "profile", "seed", "stop-sandbox", "dags", "scheduler", "audit", "all")
 
 
 def seed_main(rest: list[str]) -> int:
@@ -51,6 +53,10 @@ def run(which: str, rest: list[str]) -> int:
         from bench.scheduler_bench import main
 
         status |= main(rest if which == "scheduler" else [])
+    if which in ("audit", "all"):
+        from bench import audit_bench
+
+        status |= audit_bench.main(rest if which == "audit" else [])
     return status
 
 

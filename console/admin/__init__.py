@@ -11,6 +11,7 @@ from console.extensions import db
 
 def init_admin(app: Flask) -> Admin:
     """Create this app's ``Admin`` and its views (views are per app, never shared)."""
+    from console.admin.audit import AuditView
     from console.admin.dags import register_converters
     from console.admin.home import HomeView
     from console.admin.servers import ServersView
@@ -33,6 +34,7 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(ServersView(AirflowServer, db, name="Airflow servers", endpoint="servers", category="Admin"))
     admin.add_view(UsersView(User, db, name="Users", endpoint="users", category="Admin"))
     admin.add_view(SettingsView(name="Settings", endpoint="settings", url="/admin/settings", category="Admin"))
+    admin.add_view(AuditView(name="Audit log", endpoint="audit", url="/admin/audit"))
     app.extensions["console_admin"] = admin
     return admin
 

@@ -105,3 +105,12 @@ class SecureModelView(SecureViewMixin, ModelView):
             flash(str(exc), "error")
             return True
         return bool(super().handle_view_exception(exc))
+
+
+def history_action(object_type: str) -> Any:
+    """A list row's "History" link: the audit log filtered to that row (its table and id)."""
+    from flask_admin.model.template import EndpointLinkRowAction
+
+    return EndpointLinkRowAction(
+        "fa fa-history", "audit.index", title="History", id_arg="object_id", url_args={"object_type": object_type}
+    )

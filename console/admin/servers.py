@@ -11,7 +11,7 @@ from markupsafe import Markup
 from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from console.admin.base import SecureModelView
+from console.admin.base import SecureModelView, history_action
 from console.extensions import db
 from console.models import AirflowServer
 from console.services import audit
@@ -32,6 +32,9 @@ def _url(view: Any, context: Any, model: AirflowServer, name: str) -> Markup:
 
 
 class ServersView(SecureModelView):
+    history_type = "airflow_server"
+    column_extra_row_actions = [history_action("airflow_server")]
+    edit_template = "admin/model/edit_with_history.html"
     column_list = ("name", "base_url", "enabled", "auth_kind", "username", "credential", "verify_tls", "read_timeout")
     column_details_list = (
         "name",

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from werkzeug.routing import BuildError
 from wtforms import SelectChoice
 
-from console.admin.base import SecureModelView
+from console.admin.base import SecureModelView, history_action
 from console.admin.task_forms import TaskForm
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, FireState, Task, TaskRun
@@ -80,6 +80,8 @@ def _last_run_cell(view: Any, context: Any, task: Task, name: str) -> Markup:
 
 
 class TasksView(SecureModelView):
+    history_type = "task"
+    column_extra_row_actions = [history_action("task")]
     form = TaskForm
     create_template = "admin/tasks/create.html"
     edit_template = "admin/tasks/edit.html"

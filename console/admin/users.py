@@ -10,7 +10,7 @@ from flask_admin.actions import action
 from wtforms import PasswordField
 from wtforms.validators import Optional
 
-from console.admin.base import SecureModelView
+from console.admin.base import SecureModelView, history_action
 from console.extensions import db
 from console.models import User
 from console.services import users as user_service
@@ -18,6 +18,9 @@ from console.services.errors import ServiceError
 
 
 class UsersView(SecureModelView):
+    history_type = "user"
+    column_extra_row_actions = [history_action("user")]
+    edit_template = "admin/model/edit_with_history.html"
     column_list = ("email", "roles", "active", "created_at", "last_login_at", "login_count")
     column_details_list = column_list
     column_searchable_list = ("email",)

@@ -102,6 +102,13 @@ POLICY: dict[str, str] = {
     "jobs.cancel": OPERATOR,
     # Prometheus' scrape: admins, and without sign-in the addresses ADDRESS_OPENED names.
     "metrics.export": ADMIN,
+    # The audit log: everyone reads (a viewer only their own events); only admins revert.
+    # Audit rows are append-only: no route edits or deletes them.
+    "audit.index": VIEWER,
+    "audit.entry": VIEWER,
+    "audit.export": VIEWER,
+    "audit.revert_preview": ADMIN,
+    "audit.revert": ADMIN,
 }
 
 # Endpoints that a client from an address in the named setting (a list of CIDRs) may use

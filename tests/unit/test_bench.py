@@ -165,3 +165,28 @@ def test_bench_help_and_an_unknown_part_run_nothing(capsys: pytest.CaptureFixtur
     assert "python -m bench [views" in capsys.readouterr().out
     assert main(["viewz"]) == 2
     assert "unknown benchmark 'viewz'" in capsys.readouterr().err
+
+
+def test_the_audit_bench_seeds_searchable_rows_and_its_pages_answer(tmp_path: Path) -> None:
+    """``bench audit`` on 300 rows: the raw seed goes through the search index, every page answers 200."""
+    from flask_migrate import upgrade
+
+    from bench import audit_bench
+
+    path = tmp_path / "audit.db"
+    app = audit_bench.make_app(path)
+    with app.app_context():
+        upgrade()
+    now = datetime(2026, 12, 1, 12, 0)
+    audit_bench.seed_rows(path, 300, now)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_event").fetchone() == (300,)
+        hits = conn.execute("SELECT count(*) FROM audit_event_fts WHERE audit_event_fts MATCH 'bench'").fetchone()
+        assert hits == (300,)  # the detail column of every row, indexed by the rebuild
+        triggers = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()
+        assert triggers == (3,)  # put back after the load
+    client = audit_bench.signed_in_client(app)
+    for url in audit_bench.pages(300, now).values():
+        assert audit_bench.timed(client, url, 1)["n"] == 1
+    _took, size, rows = audit_bench.export_csv(client)
+    assert rows == 300 and size > 0

@@ -5,7 +5,7 @@ account is deleted (every other column unchanged). Deleting rows stays possible:
 retention purge is the only code that does.
 
 Revision ID: f7a4d0b3e5c4
-Revises: c4d1a7e0b2f1
+Revises: d5e2b8f1c3a2
 Create Date: 2026-12-01 17:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f7a4d0b3e5c4'
-down_revision = 'c4d1a7e0b2f1'
+down_revision = 'd5e2b8f1c3a2'
 branch_labels = None
 depends_on = None
 
