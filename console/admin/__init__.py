@@ -38,6 +38,7 @@ def init_admin(app: Flask) -> Admin:
 def _screens() -> list:
     """The Airflow, task and job screens, in menu order."""
     from console.admin.dags import DagsView
+    from console.admin.import_errors import ImportErrorsView
     from console.admin.jobs import JobsView
     from console.admin.runs import RunsView
     from console.admin.tasks import TasksView
@@ -46,6 +47,7 @@ def _screens() -> list:
     return [
         DagsView(name="DAGs", endpoint="dags", url="/admin/dags"),
         RunsView(name="Runs", endpoint="runs", url="/admin/runs"),
+        ImportErrorsView(name="Import errors", endpoint="import_errors", url="/admin/import-errors"),
         TasksView(Task, db, name="Tasks", endpoint="tasks"),
         JobsView(name="Jobs", endpoint="jobs", url="/admin/jobs"),
     ]

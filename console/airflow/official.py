@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_client.client.api.backfill_api import BackfillApi
 from airflow_client.client.api.dag_api import DAGApi
 from airflow_client.client.api.dag_run_api import DagRunApi
 from airflow_client.client.api.dag_source_api import DagSourceApi
@@ -26,6 +27,7 @@ from airflow_client.client.api.version_api import VersionApi
 from airflow_client.client.api_client import ApiClient
 from airflow_client.client.configuration import Configuration
 from airflow_client.client.exceptions import ApiException, OpenApiException
+from airflow_client.client.models.backfill_post_body import BackfillPostBody
 from airflow_client.client.models.clear_task_instances_body import ClearTaskInstancesBody
 from airflow_client.client.models.clear_task_instances_body_task_ids_inner import ClearTaskInstancesBodyTaskIdsInner
 from airflow_client.client.models.dag_patch_body import DAGPatchBody
@@ -34,6 +36,7 @@ from airflow_client.client.models.dag_run_patch_body import DAGRunPatchBody
 from airflow_client.client.models.dag_run_state import DagRunState
 from airflow_client.client.models.dag_runs_batch_body import DAGRunsBatchBody
 from airflow_client.client.models.patch_task_instance_body import PatchTaskInstanceBody
+from airflow_client.client.models.reprocess_behavior import ReprocessBehavior
 from airflow_client.client.models.task_instance_state import TaskInstanceState
 from airflow_client.client.models.task_instances_batch_body import TaskInstancesBatchBody
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
@@ -42,6 +45,8 @@ from console.airflow.ids import path_segment
 
 __all__ = [
     "ApiException",
+    "BackfillApi",
+    "BackfillPostBody",
     "ClearTaskInstancesBody",
     "ClearTaskInstancesBodyTaskIdsInner",
     "Configuration",
@@ -58,6 +63,7 @@ __all__ = [
     "OpenApiException",
     "PatchTaskInstanceBody",
     "PathSafeApiClient",
+    "ReprocessBehavior",
     "TaskApi",
     "TaskInstanceApi",
     "TaskInstanceState",

@@ -130,6 +130,7 @@ class AirflowSession:
         self.import_error_api = official.ImportErrorApi(self.api_client)
         self.task_api = official.TaskApi(self.api_client)
         self.dag_source_api = official.DagSourceApi(self.api_client)
+        self.backfill_api = official.BackfillApi(self.api_client)
 
     # -- public low-level entry points ------------------------------------
 
