@@ -14,7 +14,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField, ValidationError
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import InputRequired, NumberRange
 
 from console.airflow.backfills import REPROCESS_BEHAVIORS, BackfillRequest
@@ -58,7 +66,9 @@ class BackfillForm(FlaskForm):
         render_kw={"min": 1, "max": MAX_ACTIVE_RUNS_LIMIT},
     )
     reprocess_behavior = SelectField(
-        "Reprocess behaviour", choices=[(b, REPROCESS_LABELS[b]) for b in REPROCESS_BEHAVIORS], default="none"
+        "Reprocess behaviour",
+        choices=[SelectChoice(b, REPROCESS_LABELS[b]) for b in REPROCESS_BEHAVIORS],
+        default="none",
     )
     conf = TextAreaField(
         "Conf (optional JSON object)",
