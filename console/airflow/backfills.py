@@ -2,21 +2,22 @@
 the runs it made.
 
 A part of :class:`~console.airflow.client.AirflowClient`.  Contract: every method sends one
-request; the writes (create, pause, unpause, cancel) are never retried, the dry run (which
-changes nothing) is.  Airflow's public API does not say which runs a backfill made: its runs are
+request; the writes (pause, unpause, cancel) are never retried, the dry run (which changes
+nothing) is, and a create only when Airflow answers 503 (:meth:`AirflowBackfills.create_backfill`).  Airflow's public API does not say which runs a backfill made: its runs are
 the DAG's runs of type ``backfill`` whose logical date lies in the backfill's range
 (:meth:`AirflowBackfills.backfill_runs`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.airflow.dag_views import BATCH_PAGE, RunsPage
-from console.airflow.errors import AirflowBadRequest
+from console.airflow.errors import AirflowBadRequest, AirflowUnavailable
 from console.airflow.payloads import (
     _bool,
     _dict,
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
 
 #: What a backfill does with dates that already have a run: Airflow's ``ReprocessBehavior``.
 REPROCESS_BEHAVIORS = ("none", "failed", "completed")
+#: Tries of a create that Airflow answers 503 (see :meth:`AirflowBackfills.create_backfill`).
+CREATE_ATTEMPTS = 5
+#: Seconds before the second try of such a create, then twice as long before each next one.
+CREATE_RETRY_SECONDS = 0.5
 #: The changes a backfill accepts after it was created.
 BACKFILL_CHANGES = ("pause", "unpause", "cancel")
 
@@ -180,11 +185,24 @@ class AirflowBackfills:
         return self.session.parse(what, parse_dry_run, raw)
 
     def create_backfill(self, request: BackfillRequest) -> Backfill:
-        """Create the backfill (never retried): Airflow creates its runs, queued, at once."""
+        """Create the backfill: Airflow creates its runs, queued, at once.
+
+        Retried only on a 503, which Airflow answers when its database was locked while it
+        created the runs (SQLite under concurrent access), after deleting the partial backfill;
+        and a DAG has at most one active backfill, so a retry can never make a second one (at
+        worst it is refused with 409)."""
         what = f"create a backfill of DAG {request.dag_id!r}"
         body = self._body(what, request)
         api = self.session.backfill_api
-        return self._backfill_call(what, api.create_backfill_without_preload_content, body, idempotent=False)
+        attempt = 1
+        while True:
+            try:
+                return self._backfill_call(what, api.create_backfill_without_preload_content, body, idempotent=False)
+            except AirflowUnavailable as exc:
+                if exc.status != 503 or attempt >= CREATE_ATTEMPTS:
+                    raise
+            time.sleep(CREATE_RETRY_SECONDS * 2 ** (attempt - 1))
+            attempt += 1
 
     def change_backfill(self, backfill_id: int, change: str) -> Backfill:
         """``change`` (one of :data:`BACKFILL_CHANGES`) the backfill; never retried.  Airflow

@@ -109,7 +109,9 @@ def test_a_three_day_backfill_is_dry_run_created_refused_again_paused_and_cancel
     )
     refused = text(again)
     assert again.status_code == 409
-    assert "Another backfill is running" in refused and 'data-testid="form-error"' in refused
+    assert (
+        "There is already a running backfill for dag example_daily" in refused and 'data-testid="form-error"' in refused
+    )
     assert 'value="2024-06-01"' in refused  # the input is kept
 
     paused = login_as.post(f"{base(sandbox_server)}/{backfill.id}/pause")
