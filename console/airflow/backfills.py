@@ -3,9 +3,10 @@ the runs it made.
 
 A part of :class:`~console.airflow.client.AirflowClient`.  Contract: every method sends one
 request; the writes (pause, unpause, cancel) are never retried, the dry run (which changes
-nothing) is, and a create only when Airflow answers 503 (:meth:`AirflowBackfills.create_backfill`).  Airflow's public API does not say which runs a backfill made: its runs are
-the DAG's runs of type ``backfill`` whose logical date lies in the backfill's range
-(:meth:`AirflowBackfills.backfill_runs`).
+nothing) is, and a create only when Airflow answers 503
+(:meth:`AirflowBackfills.create_backfill`).  Airflow's public API does not say which runs a
+backfill made: its runs are the DAG's runs of type ``backfill`` whose logical date lies in the
+backfill's range (:meth:`AirflowBackfills.backfill_runs`).
 """
 
 from __future__ import annotations
