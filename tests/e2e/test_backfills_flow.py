@@ -1,7 +1,7 @@
 """An operator backfills example_daily from its Backfills tab in the browser: the form, the dry run
 listing the three runs, the confirmation, and the new backfill in the list with its three runs;
-then the Import errors page.  On a desktop and on a phone (no page-wide sideways scroll); the
-screenshots are the README's."""
+then, a broken DAG file added, the DAG list's banner leads to it on the Import errors page.  On a
+desktop and on a phone (no page-wide sideways scroll); the screenshots are the README's."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from flask import Flask
 
 from console.airflow.client import AirflowClient
-from tests.conftest import browser_login, sandbox_api, screenshot
+from tests.conftest import browser_login, sandbox_api, screenshot, wait_until
 from tests.integration.test_backfills import DAG_ID, cancel_active, fresh_days
+from tests.integration.test_import_errors import PATIENCE, dag_folder  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -40,7 +41,13 @@ def api(airflow_sandbox: Any) -> Iterator[AirflowClient]:
 
 @pytest.mark.parametrize(("viewport", "name"), [(DESKTOP, "desktop"), (PHONE, "phone")])
 def test_an_operator_dry_runs_confirms_and_sees_the_backfill(
-    browser, live_server, sandbox_server, api, viewport: dict[str, int], name: str
+    browser,
+    live_server,
+    sandbox_server,
+    api,
+    dag_folder,  # noqa: F811 (the fixture imported above)
+    viewport: dict[str, int],
+    name: str,
 ) -> None:
     days = fresh_days(api)
     context = browser.new_context(viewport=viewport, is_mobile=viewport["width"] < 500)
@@ -72,8 +79,19 @@ def test_an_operator_dry_runs_confirms_and_sees_the_backfill(
         assert overflow <= 0
         screenshot(page, f"backfills_{name}")
 
-        page.goto(f"{live_server.url}/admin/import-errors/")
+        _folder, broken = dag_folder
+        wait_until(
+            lambda: any(e.filename.endswith(broken) for e in api.list_import_errors()),
+            PATIENCE,
+            f"Airflow to report {broken}",
+            interval=2,
+        )
+        page.goto(f"{live_server.url}/admin/dags/")
+        page.click("[data-testid=import-errors-banner] [data-testid=import-errors-link]")
+        page.wait_for_url("**/admin/import-errors/")
         assert re.search(r"\d+ files? failing", page.locator("[data-testid=import-error-count]").inner_text())
+        card = page.locator("[data-testid=import-error]", has_text=broken)
+        assert "broken</b> on purpose" in card.locator("[data-testid=import-error-trace]").inner_text()
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
         screenshot(page, f"import_errors_{name}")
