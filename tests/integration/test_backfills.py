@@ -87,6 +87,9 @@ def test_a_three_day_backfill_is_dry_run_created_refused_again_paused_and_cancel
     assert re.search(r'data-testid="dry-run-count">3<', page)
     assert re.findall(r'data-testid="dry-run-date">([^<]+)<', page) == [f"{day} 00:00" for day in days]
     assert {b.id for b in api.list_backfills(DAG_ID, limit=100).backfills} == before  # a dry run creates nothing
+    edit = login_as.post(f"{base(sandbox_server)}/new", data={**form, "edit": "1"})  # "Change" on the confirmation
+    assert edit.status_code == 200 and 'data-testid="backfill-form"' in text(edit)
+    assert f'value="{days[0]}"' in text(edit) and "dry-run-count" not in text(edit)
 
     created = login_as.post(f"{base(sandbox_server)}/create", data=form)
     assert created.status_code == 302 and created.headers["Location"].endswith(f"{base(sandbox_server)}/")
