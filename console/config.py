@@ -95,6 +95,7 @@ class DefaultConfig:
         "runs": 10,  # one DAG's runs and a run's task instances
         "log": 120,  # a finished try's parsed log
         "health": 15,  # a server's version and component health
+        "import_errors": 15,  # a server's import errors, for the Import errors page
     }
     CACHE_FAILURE_SECONDS = 3  # a server's failure is kept this long, so a down server recovers fast
     CACHE_LOCK_SECONDS = 10.0  # lease of the cross-process lock of one cache miss (Redis only)

@@ -43,6 +43,7 @@ def _screens() -> list:
     """The Airflow, task, job and Airflow-object screens, in menu order."""
     from console.admin.airflow_objects import AirflowConfigView, ConnectionsView, PoolsView, VariablesView
     from console.admin.dags import DagsView
+    from console.admin.import_errors import ImportErrorsView
     from console.admin.jobs import JobsView
     from console.admin.runs import RunsView
     from console.admin.task_instances import TaskInstancesView
@@ -53,6 +54,7 @@ def _screens() -> list:
         DagsView(name="DAGs", endpoint="dags", url="/admin/dags"),
         RunsView(name="Runs", endpoint="runs", url="/admin/runs"),
         TaskInstancesView(name="Task instances", endpoint="task_instances", url="/admin/task-instances"),
+        ImportErrorsView(name="Import errors", endpoint="import_errors", url="/admin/import-errors"),
         TasksView(Task, db, name="Tasks", endpoint="tasks"),
         JobsView(name="Jobs", endpoint="jobs", url="/admin/jobs"),
         VariablesView(name="Variables", endpoint="variables", url="/admin/variables", category="Airflow"),

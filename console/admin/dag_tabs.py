@@ -1,4 +1,5 @@
-"""The tabs of a DAG's page: Grid (the default), Graph, Code, Details and Runs.
+"""The tabs of a DAG's page: Grid (the default), Graph, Code, Details and Runs (the Backfills tab is
+:mod:`console.admin.dag_backfills`).
 
 A part of :class:`~console.admin.dags.DagsView` (mixed in, so the endpoints are ``dags.detail``,
 ``dags.graph``, ...).  Thin: each tab is one call into its service
@@ -29,6 +30,7 @@ TABS = (
     ("code", "Code", "tab-code"),
     ("details", "Details", "tab-details"),
     ("run_list", "Runs", "tab-runs"),
+    ("backfills", "Backfills", "tab-backfills"),
 )
 
 

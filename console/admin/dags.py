@@ -21,6 +21,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from console.admin import dag_display
 from console.admin.base import SecureBaseView
+from console.admin.dag_backfills import DagBackfillsMixin
 from console.admin.dag_tabs import DAG, DagTabsMixin
 from console.admin.task_instance_views import TaskInstanceMixin
 from console.airflow.ids import MAX_ID_LENGTH, is_airflow_key, is_run_id
@@ -63,9 +64,10 @@ def register_converters(app: Flask) -> None:
     app.url_map.converters["run_id"] = RunIdConverter
 
 
-class DagsView(DagTabsMixin, TaskInstanceMixin, SecureBaseView):
+class DagsView(DagTabsMixin, TaskInstanceMixin, DagBackfillsMixin, SecureBaseView):
     """``/admin/dags``: DAGs of every enabled Airflow server; a DAG's tabs are in
-    :class:`~console.admin.dag_tabs.DagTabsMixin`."""
+    :class:`~console.admin.dag_tabs.DagTabsMixin`, its backfills in
+    :class:`~console.admin.dag_backfills.DagBackfillsMixin`."""
 
     def render(self, template: str, **kwargs: Any) -> Any:
         kwargs.setdefault("fmt", dag_display)

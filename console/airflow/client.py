@@ -9,7 +9,7 @@ Two layers, like indico-plugins' vc_zoom client:
   returning the plain dataclasses of :mod:`console.airflow.payloads`
   (:class:`Dag`, :class:`DagRun`, ...) and dicts.  The writes live in
   :mod:`console.airflow.writes`, the streamed log reader in
-  :mod:`console.airflow.log_stream`.
+  :mod:`console.airflow.log_stream`, the backfills in :mod:`console.airflow.backfills`.
 
 Contract: every :class:`AirflowClient` method raises only
 :class:`~console.airflow.errors.AirflowError` subclasses; no pydantic model,
@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from console.airflow.backfills import AirflowBackfills, Backfill, BackfillPage, BackfillRequest
 from console.airflow.dag_views import AirflowDagViews, DagSource, DagTask, RunFilter, RunsPage
 from console.airflow.failures import readable_detail
 from console.airflow.log_stream import LogLineStream
@@ -71,6 +72,9 @@ __all__ = [
     "TASK_SETTABLE_STATES",
     "AirflowClient",
     "AirflowSession",
+    "Backfill",
+    "BackfillPage",
+    "BackfillRequest",
     "ClearOptions",
     "Dag",
     "DagDetails",
@@ -106,7 +110,15 @@ _MAX_PAGES = 10_000
 T = TypeVar("T")
 
 
-class AirflowClient(AirflowWrites, AirflowWindows, AirflowSummaries, AirflowDagViews, AirflowTaskViews, AirflowObjects):
+class AirflowClient(
+    AirflowWrites,
+    AirflowWindows,
+    AirflowSummaries,
+    AirflowDagViews,
+    AirflowTaskViews,
+    AirflowObjects,
+    AirflowBackfills,
+):
     """Typed access to one Airflow 3 server; every method raises only
     :class:`~console.airflow.errors.AirflowError` subclasses.  The reads are
     here, the writes in :class:`~console.airflow.writes.AirflowWrites`, variables, pools,

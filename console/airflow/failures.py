@@ -143,6 +143,8 @@ def http_failure(
         return AirflowConflict, detail or "conflict"
     if status in (400, 422):
         return AirflowBadRequest, detail or phrase
+    if status == 503 and detail:  # Airflow says why it cannot now (e.g. its database is locked)
+        return AirflowUnavailable, f"Airflow answered 503 {phrase}: {detail}"
     if status == 429 or status >= 500:
         return AirflowUnavailable, f"Airflow answered {status} {phrase}"
     if 300 <= status < 400:

@@ -106,7 +106,7 @@ class AirflowObjects:
     def _send(self, what: str, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self.session.call(what, operation, *args, idempotent=False, **kwargs)
 
-    def _body(self, what: str, model: str, values: dict[str, Any]) -> Any:
+    def _object_body(self, what: str, model: str, values: dict[str, Any]) -> Any:
         from console.airflow import official
 
         try:
@@ -143,14 +143,14 @@ class AirflowObjects:
 
     def create_variable(self, key: str, value: str, description: str | None = None) -> dict[str, Any]:
         what = f"create variable {key!r}"
-        body = self._body(what, "VariableBody", {"key": key, "value": value, "description": description})
+        body = self._object_body(what, "VariableBody", {"key": key, "value": value, "description": description})
         data = self._send(what, self._api("VariableApi").post_variable_without_preload_content, body)
         return self.session.parse(what, parse_variable, data)
 
     def update_variable(self, key: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change the fields named in ``changes`` (``value``, ``description``) and nothing else."""
         what = f"update variable {key!r}"
-        body = self._body(
+        body = self._object_body(
             what, "VariableBody", {"key": key, "value": changes.get("value"), **_only(changes, "description")}
         )
         api = self._api("VariableApi")
@@ -182,7 +182,7 @@ class AirflowObjects:
 
     def create_pool(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
         what = f"create pool {name!r}"
-        body = self._body(what, "PoolBody", {"name": name, **_only(values, *POOL_FIELDS)})
+        body = self._object_body(what, "PoolBody", {"name": name, **_only(values, *POOL_FIELDS)})
         return self.session.parse(
             what, parse_pool, self._send(what, self._api("PoolApi").post_pool_without_preload_content, body)
         )
@@ -190,7 +190,7 @@ class AirflowObjects:
     def update_pool(self, name: str, values: dict[str, Any]) -> dict[str, Any]:
         """Set every field of the pool (Airflow 3.3 wants them all in a pool's PATCH body)."""
         what = f"update pool {name!r}"
-        body = self._body(what, "PoolPatchBody", {"pool": name, **_only(values, *POOL_FIELDS)})
+        body = self._object_body(what, "PoolPatchBody", {"pool": name, **_only(values, *POOL_FIELDS)})
         data = self._send(what, self._api("PoolApi").patch_pool_without_preload_content, name, body)
         return self.session.parse(what, parse_pool, data)
 
@@ -218,7 +218,9 @@ class AirflowObjects:
 
     def create_connection(self, conn_id: str, values: dict[str, Any]) -> dict[str, Any]:
         what = f"create connection {conn_id!r}"
-        body = self._body(what, "ConnectionBody", {"connection_id": conn_id, **_only(values, *CONNECTION_FIELDS)})
+        body = self._object_body(
+            what, "ConnectionBody", {"connection_id": conn_id, **_only(values, *CONNECTION_FIELDS)}
+        )
         data = self._send(what, self._api("ConnectionApi").post_connection_without_preload_content, body)
         return self.session.parse(what, parse_connection, data)
 
@@ -226,7 +228,7 @@ class AirflowObjects:
         """Change the fields named in ``changes`` and nothing else (Airflow wants ``conn_type`` in every body)."""
         what = f"update connection {conn_id!r}"
         values = {"connection_id": conn_id, "conn_type": conn_type, **_only(changes, *CONNECTION_FIELDS)}
-        body = self._body(what, "ConnectionBody", values)
+        body = self._object_body(what, "ConnectionBody", values)
         api = self._api("ConnectionApi")
         data = self._send(
             what, api.patch_connection_without_preload_content, conn_id, body, update_mask=sorted(changes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_client.client.api.backfill_api import BackfillApi
 from airflow_client.client.api.config_api import ConfigApi
 from airflow_client.client.api.connection_api import ConnectionApi
 from airflow_client.client.api.dag_api import DAGApi
@@ -33,6 +34,7 @@ from airflow_client.client.api.x_com_api import XComApi
 from airflow_client.client.api_client import ApiClient
 from airflow_client.client.configuration import Configuration
 from airflow_client.client.exceptions import ApiException, OpenApiException
+from airflow_client.client.models.backfill_post_body import BackfillPostBody
 from airflow_client.client.models.clear_task_instances_body import ClearTaskInstancesBody
 from airflow_client.client.models.clear_task_instances_body_task_ids_inner import ClearTaskInstancesBodyTaskIdsInner
 from airflow_client.client.models.connection_body import ConnectionBody
@@ -44,6 +46,7 @@ from airflow_client.client.models.dag_runs_batch_body import DAGRunsBatchBody
 from airflow_client.client.models.patch_task_instance_body import PatchTaskInstanceBody
 from airflow_client.client.models.pool_body import PoolBody
 from airflow_client.client.models.pool_patch_body import PoolPatchBody
+from airflow_client.client.models.reprocess_behavior import ReprocessBehavior
 from airflow_client.client.models.task_instance_state import TaskInstanceState
 from airflow_client.client.models.task_instances_batch_body import TaskInstancesBatchBody
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
@@ -53,6 +56,8 @@ from console.airflow.ids import path_segment
 
 __all__ = [
     "ApiException",
+    "BackfillApi",
+    "BackfillPostBody",
     "ClearTaskInstancesBody",
     "ClearTaskInstancesBodyTaskIdsInner",
     "ConfigApi",
@@ -77,6 +82,7 @@ __all__ = [
     "PoolBody",
     "PoolPatchBody",
     "ProviderApi",
+    "ReprocessBehavior",
     "TaskApi",
     "TaskInstanceApi",
     "TaskInstanceState",

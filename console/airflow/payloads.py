@@ -129,6 +129,9 @@ class DagImportError(_Plain):
     filename: str
     bundle_name: str | None
     stack_trace: str | None
+    #: When Airflow last failed to import the file.
+    timestamp: datetime | None = None
+    import_error_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +311,11 @@ def parse_dag_details(raw: Any) -> DagDetails:
 def parse_import_error(raw: Any) -> DagImportError:
     d = _dict(raw, "import_error")
     return DagImportError(
-        filename=_str(d, "filename"), bundle_name=_ostr(d, "bundle_name"), stack_trace=_ostr(d, "stack_trace")
+        filename=_str(d, "filename"),
+        bundle_name=_ostr(d, "bundle_name"),
+        stack_trace=_ostr(d, "stack_trace"),
+        timestamp=_odt(d, "timestamp"),
+        import_error_id=_oint(d, "import_error_id"),
     )
 
 

@@ -144,6 +144,7 @@ class AirflowSession:
         self.task_api = official.TaskApi(self.api_client)
         self.dag_source_api = official.DagSourceApi(self.api_client)
         self.xcom_api = official.XComApi(self.api_client)
+        self.backfill_api = official.BackfillApi(self.api_client)
 
     # -- public low-level entry points ------------------------------------
 

@@ -5,7 +5,8 @@ Each server is asked only for the rows the merged page can need: the query's fil
 are pushed down to ``GET /dags`` (``dag_display_name_pattern``, ``tags``, ``paused``,
 ``last_dag_run_state``, ``order_by``), ``limit = page * per_page`` rows from offset 0, and the
 total from ``total_entries``.  The windows are merged and sorted here and the page is cut; the
-latest runs of the visible rows come from one batch call per server.  What Airflow cannot do
+latest runs of the visible rows come from one batch call per server, and how many files fail to
+import (for the banner) from one ``limit=1`` call.  What Airflow cannot do
 (sorting by paused or owners, the "never ran" filter, sorting by the latest run) is done within
 the fetched window: ``docs/PERFORMANCE.md`` says how that is bounded.
 
@@ -18,12 +19,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
+from console.airflow.errors import AirflowError
 from console.airflow.registry import enabled_servers
 from console.airflow.windows import DagFilter
 from console.models.states import DagRunState
@@ -73,6 +75,8 @@ class ServerWindow:
     rows: list[DagRow]
     total: int
     tags: list[str]
+    #: How many DAG files fail to import on the server (for the list's banner).
+    import_errors: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,16 @@ def _fetch_window(server_id: int, server_name: str, client: AirflowClient, plan:
     window = client.dag_window(plan.dag_filter, limit=plan.limit, order_by=plan.order_by)
     latest = client.latest_runs_of([d.dag_id for d in window.dags]) if plan.with_runs else {}
     rows = [DagRow(server_id, server_name, dag, latest.get(dag.dag_id)) for dag in window.dags]
-    return ServerWindow(rows, window.total, client.dag_tags())
+    return ServerWindow(rows, window.total, client.dag_tags(), _import_error_count(client))
+
+
+def _import_error_count(client: AirflowClient) -> int:
+    """How many files fail to import: one ``limit=1`` call; 0 when Airflow will not say (the
+    banner is a hint: it must not take the list down with it)."""
+    try:
+        return client.import_error_window(limit=1).total
+    except AirflowError:
+        return 0
 
 
 def cached_fan_out(
@@ -155,6 +168,8 @@ class DagListing:
     servers: list[str]
     tags: list[str]
     states: list[str]
+    #: Servers with DAG files that fail to import, and how many files.
+    import_errors: dict[str, int] = field(default_factory=dict)
 
 
 def _with_latest_runs(servers: list[AirflowServer], rows: list[DagRow], deadline: float) -> list[DagRow]:
@@ -190,6 +205,7 @@ def list_dags(query: DagQuery) -> DagListing:
     windows = cached_fan_out(servers, key, lambda sid, name, client: partial(_fetch_window, sid, name, client, plan))
     rows: list[DagRow] = []
     failures: list[ServerFailure] = []
+    broken: dict[str, int] = {}
     total = 0
     for server in servers:
         result = windows[server.id]
@@ -198,6 +214,8 @@ def list_dags(query: DagQuery) -> DagListing:
             continue
         rows.extend(result.rows)
         total += result.total
+        if result.import_errors:
+            broken[server.name] = result.import_errors
     matcher = query if plan.with_runs else replace(query, state="")  # Airflow filtered the state
     kept = [r for r in rows if matcher.matches(r)]
     if plan.with_runs and query.state == NEVER_RAN:
@@ -217,4 +235,5 @@ def list_dags(query: DagQuery) -> DagListing:
         servers=[s.name for s in every],
         tags=sorted({t for s in servers if isinstance(w := windows[s.id], ServerWindow) for t in w.tags}),
         states=RUN_STATES,
+        import_errors=broken,
     )

@@ -54,12 +54,12 @@ def count(html: str, testid: str) -> int:
     return int(match.group(1))
 
 
-def test_the_dag_list_asks_airflow_three_times_with_many_dags(login_as, many_dags, airflow_calls) -> None:
+def test_the_dag_list_asks_airflow_four_times_with_many_dags(login_as, many_dags, airflow_calls) -> None:
     viewer = login_as("viewer")
     airflow_calls.clear()
     html = viewer.get("/admin/dags/").get_data(as_text=True)
     assert count(html, "dag-count") > 100
-    assert airflow_calls == ["list DAGs", "list DAG tags", "list the latest DAG runs"]
+    assert airflow_calls == ["list DAGs", "list DAG tags", "list import errors", "list the latest DAG runs"]
 
 
 def test_the_home_page_asks_airflow_a_fixed_number_of_times_with_many_dags(login_as, many_dags, airflow_calls) -> None:

@@ -123,6 +123,11 @@ def test_example_dags_are_listed_unpaused_and_tagged(sandbox):
     )
 
 
+def test_example_daily_is_listed_paused_with_a_daily_schedule(sandbox):
+    dag = sandbox_api(sandbox).get_dag_details("example_daily")
+    assert (dag.is_paused, dag.timetable_summary, dag.catchup) == (True, "0 0 * * *", False)
+
+
 def test_example_params_come_with_their_schema(sandbox):
     params = sandbox_api(sandbox).get_dag_details("example_params").params
     assert params["count"] == {

@@ -56,7 +56,28 @@ class OneDag:
         ]
         return Reply(200, {"task_instances": rows, "total_entries": len(every)})
 
+    def backfills(self, seen: Seen) -> Reply:
+        limit, offset = int(seen.query["limit"][0]), int(seen.query.get("offset", ["0"])[0])
+        rows = [
+            {
+                "id": 40 - k,
+                "dag_id": "wide",
+                "dag_display_name": "wide",
+                "from_date": "2026-01-01T00:00:00Z",
+                "to_date": "2026-06-30T00:00:00Z",
+                "is_paused": False,
+                "max_active_runs": 10,
+                "reprocess_behavior": "none",
+                "created_at": "2026-07-01T00:00:00Z",
+                "updated_at": "2026-07-01T00:00:00Z",
+                "completed_at": None,
+            }
+            for k in range(40)
+        ][offset : offset + limit]
+        return Reply(200, {"backfills": rows, "total_entries": 40})
+
     def serve(self, fake: FakeAirflow) -> FakeAirflow:
+        fake.route("GET", "/api/v2/backfills", self.backfills)
         fake.route("GET", "/api/v2/dags/wide/details", self.details)
         fake.route("GET", "/api/v2/dags/wide/tasks", self.tasks)
         fake.route("GET", "/api/v2/dags/wide/dagRuns", self.runs)
@@ -122,3 +143,14 @@ def test_fake_airflow_graph_code_and_runs_tabs_cost_a_fixed_number_of_calls(one_
     assert query["state"] == ["failed"] and query["run_type"] == ["manual"] and query["offset"] == ["25"]
     assert query["run_after_gte"][0].startswith("2026-01-01T00:00:00")
     assert query["run_after_lt"][0].startswith("2026-02-01T00:00:00")
+
+
+def test_fake_airflow_backfills_tab_costs_two_calls_and_one_per_backfill_shown(one_dag) -> None:
+    count, html, seen = calls(one_dag, 4, "backfills/?page=2")
+    assert count == 2 + 10  # details, one page of 10 backfills, the runs of each
+    assert html.count('data-testid="backfill-row"') == 10
+    assert 'data-backfill-id="30"' in html  # page 2 of 40, newest first
+    runs = [s.query for s in seen if s.path == "/api/v2/dags/wide/dagRuns"]
+    assert {q["run_type"][0] for q in runs} == {"backfill"} and {q["limit"][0] for q in runs} == {"100"}
+    # the fake's 100 runs (one full page) are each backfill's: all of them counted by state
+    assert html.count('data-runs="100"') == 10 and html.count('data-count="100"') == 10

@@ -88,6 +88,7 @@ class ManyDags:
         fake.route("GET", "/api/v2/dags", self.dags)
         fake.route("POST", "/api/v2/dags/~/dagRuns/list", self.runs)
         fake.route("GET", "/api/v2/dagTags", Reply(200, {"tags": ["even", "odd"], "total_entries": 2}))
+        fake.route("GET", "/api/v2/importErrors", Reply(200, {"import_errors": [], "total_entries": 0}))
         return fake
 
 
@@ -141,9 +142,9 @@ def test_fake_airflow_dag_list_calls_do_not_grow_with_the_number_of_dags(many_da
     assert small == large
 
 
-def test_fake_airflow_dag_list_first_page_costs_three_calls_and_counts_from_totals(many_dags) -> None:
+def test_fake_airflow_dag_list_first_page_costs_four_calls_and_counts_from_totals(many_dags) -> None:
     calls, html = calls_for(many_dags, 1000, "/admin/dags/")
-    assert calls == 3  # the window, the tags, the latest runs of the visible rows
+    assert calls == 4  # the window, the tags, the import-error count, the latest runs of the visible rows
     assert dag_count(html) == 1000
     assert html.count('data-testid="dag-row"') == 25
     _, failed = calls_for(many_dags, 1000, "/admin/dags/?state=failed")
