@@ -79,6 +79,9 @@ REGISTRY: tuple[Definition, ...] = (
     _cache("runs", "Runs", "How long one DAG's runs and a run's task instances are kept."),
     _cache("log", "Finished logs", "How long a finished try's parsed log is kept."),
     _cache("health", "Server health", "How long a server's version and component health are kept."),
+    _cache(
+        "import_errors", "Import errors", "How long a server's DAG import errors are kept, for the Import errors page."
+    ),
     Definition(
         "dashboard_refresh_seconds",
         "Dashboard refresh interval",

@@ -263,3 +263,12 @@ def test_a_session_lifetime_pinned_as_a_timedelta_is_read_in_seconds(app_factory
     assert app.permanent_session_lifetime == timedelta(hours=2)
     with app.app_context():
         assert settings.value("session_lifetime_seconds") == 7200
+
+
+def test_every_cache_kind_has_a_lifetime_setting() -> None:
+    # A new kind of cached read without its setting would fail the first page that reads it.
+    from console.config import DefaultConfig
+    from console.services.settings_registry import REGISTRY
+
+    names = {d.name for d in REGISTRY}
+    assert {f"cache_seconds_{kind}" for kind in DefaultConfig.CACHE_SECONDS} <= names
