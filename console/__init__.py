@@ -70,6 +70,9 @@ def register_security(app: Flask) -> None:
     app.before_request(enforce_address_limit)
     app.after_request(keep_redirects_on_site)
     access.init_app(app)
+    from console.services import outages
+
+    outages.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

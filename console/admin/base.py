@@ -66,6 +66,10 @@ class SecureIndexView(SecureViewMixin, AdminIndexView):
     """The admin home."""
 
 
+#: The last page a list screen offers to reach (50 rows a page).
+MAX_LIST_PAGE = 1_000_000
+
+
 class SecureModelView(SecureViewMixin, ModelView):
     """A model screen: CSRF-protected forms, rights from the policy table."""
 
@@ -89,6 +93,11 @@ class SecureModelView(SecureViewMixin, ModelView):
 
     def is_action_allowed(self, name: str) -> bool:
         return policy.allows_action(current_user, self.endpoint, name) and super().is_action_allowed(name)
+
+    def get_list(self, page: Any, *args: Any, **kwargs: Any) -> Any:
+        """A page number out of range (``?page=-5``, a huge one) lists the first or a far page: an
+        OFFSET below zero or past 64 bits is an error on PostgreSQL, never one the person made."""
+        return super().get_list(min(max(int(page or 0), 0), MAX_LIST_PAGE), *args, **kwargs)
 
     def handle_view_exception(self, exc: Exception) -> bool:
         """A ``ValueError`` from ``on_model_change`` (a service's refusal) is shown to the person

@@ -23,8 +23,10 @@ def _configure_logging(level: str) -> None:
 @with_appcontext
 def scheduler(once: bool, log_level: str) -> None:
     """Run the task scheduler (one leader per database; extra instances wait as followers)."""
+    from console.cli.storage import require_writable_storage
     from console.scheduler.process import SchedulerProcess
 
+    require_writable_storage(current_app.config, current_app.instance_path)
     _configure_logging(log_level)
     process = SchedulerProcess(current_app._get_current_object())  # type: ignore[attr-defined]
     if once:

@@ -17,8 +17,10 @@ def worker(workers: int | None, log_level: str) -> None:
     """Run background jobs (bulk actions). On start it resumes jobs whose worker died."""
     from flask import current_app
 
+    from console.cli.storage import require_writable_storage
     from console.jobs import job_queue
 
+    require_writable_storage(current_app.config, current_app.instance_path)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     queue = job_queue()
     if queue.huey.immediate:
