@@ -53,6 +53,7 @@ from tests.integration.test_scheduler_processes import (
     FAST,
     PATIENCE,
     QUICK,
+    airflow_runs,
     assert_one_dag_run_per_fire,
     make_task,
     register_sandbox,
@@ -165,12 +166,15 @@ class Cluster:
         self.started[name] = proc
         return proc
 
-    def start_all(self) -> None:
+    def start_web(self, workers: int = WEB_WORKERS, wsgi: str = "tests.pid_wsgi:app") -> None:
         self.start(
             "web",
-            *("-m", "gunicorn", "--workers", str(WEB_WORKERS), "--bind", f"127.0.0.1:{self.port}"),
-            *("--timeout", "120", "--graceful-timeout", "10", "--no-control-socket", "tests.pid_wsgi:app"),
+            *("-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}"),
+            *("--timeout", "120", "--graceful-timeout", "10", "--no-control-socket", wsgi),
         )
+
+    def start_all(self) -> None:
+        self.start_web()
         for n in range(SCHEDULERS):
             self.start(f"scheduler-{n}", "manage.py", "scheduler")
         self.start("worker", "manage.py", "worker", "--workers", "1")
@@ -311,8 +315,49 @@ def _answers(browser: Browser) -> bool:
         return False
 
 
+def _replaced(procs: Cluster, before: set[int]) -> set[int] | None:
+    pids = procs.web_pids()
+    return pids if len(pids) == len(before) and pids != before else None
+
+
 def _worker_beats(app: Flask) -> bool:
     with app.app_context():
         count = db.session.scalar(sa.select(sa.func.count()).select_from(WorkerHeartbeat))
         db.session.remove()
         return bool(count)
+
+
+def test_a_web_worker_killed_mid_request_leaves_the_run_triggered_exactly_once(
+    cluster: tuple[Flask, Cluster], airflow_sandbox: Any, airflow: AirflowClient, tmp_path: Path
+) -> None:
+    """ "Run now" through a worker that dies by SIGKILL as Airflow accepts the run (``tests/crash_mid_request.py``):
+    gunicorn replaces the worker, the session holds, and the scheduler settles the run once (409)."""
+    app, procs = cluster
+    procs.env["CONSOLE_TEST_CRASH_MARKER"] = str(tmp_path / "crashed")
+    task_id, prefix = make_task(app, register_sandbox(app, airflow_sandbox), "0 0 1 1 *")  # only "Run now" fires
+    make_user(app, "operator@example.com", "operator")
+    procs.start_web(workers=2, wsgi="tests.crash_mid_request:app")
+    before = wait_until(lambda: procs.web_pids() if len(procs.web_pids()) == 2 else None, PATIENCE, "2 web workers")
+    browser = Browser(procs.port)
+    wait_until(lambda: _answers(browser), PATIENCE, "gunicorn to answer")
+    assert browser.sign_in("operator@example.com").status == 302
+    token = browser.csrf(f"/admin/tasks/details/?id={task_id}")
+    with pytest.raises(ConnectionError):  # the worker died mid-request: no answer
+        browser.request("POST", f"/admin/tasks/run_now/{task_id}", {"csrf_token": token})
+    assert (tmp_path / "crashed").exists()
+    after = wait_until(lambda: _replaced(procs, before), PATIENCE, "gunicorn to replace the dead worker")
+    on_every_worker(
+        after,
+        lambda: browser.request("GET", "/admin/"),
+        lambda a: a.status == 200 and "operator@example.com" in a.body,
+        "the session after the crash",
+    )
+    (run,) = task_runs(app, task_id)
+    assert (run.state, run.triggered_at) == ("pending", None)  # recorded before the call; its outcome was not
+    assert [r.run_id for r in airflow_runs(airflow, run.dag_run_id)] == [run.dag_run_id]  # Airflow has it
+    procs.start("scheduler-0", "manage.py", "scheduler")
+    (done,) = wait_until(
+        lambda: [r for r in task_runs(app, task_id) if r.triggered_at], PATIENCE, "the scheduler to settle the run"
+    )
+    assert (done.id, done.error, done.requested_by) == (run.id, None, "operator@example.com")
+    assert [r.run_id for r in airflow_runs(airflow, prefix)] == [run.dag_run_id]  # exactly once
