@@ -3,6 +3,8 @@
 * **The database** (SQLite locked past its busy timeout, PostgreSQL unreachable): every request that
   needs it is answered ``503`` with a message and a ``Retry-After`` header instead of a 500, and the
   next request tries again (the pool reconnects), so the console recovers by itself.
+* **A value the database refuses** (an id past 32 bits, which SQLite takes and PostgreSQL does not):
+  400 with a message, never a 500.
 * **Redis** (``CONSOLE_REDIS_URL``): the read cache already treats it as a miss (each process asks
   Airflow itself); admins see a banner saying the shared cache is down.  Sign-in never needs Redis.
 """
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 DATABASE_DOWN_TITLE = "Database unavailable"
 DATABASE_DOWN_MESSAGE = "The console database is not answering right now. Nothing was changed; try again in a moment."
 RETRY_AFTER_SECONDS = 5
+VALUE_REFUSED_MESSAGE = "A value in the request is out of range (a number too large, for instance)."
 REDIS_DOWN_MESSAGE = (
     "The shared cache (Redis) is not answering: each web worker asks Airflow itself until it is back. "
     "Pages are slower; nothing is lost."
@@ -54,6 +57,15 @@ def database_unavailable(error: Exception) -> tuple[Any, int, dict[str, str]]:
         return jsonify(error=DATABASE_DOWN_MESSAGE), 503, headers
     page = render_template("error.html", code=503, title=DATABASE_DOWN_TITLE, message=DATABASE_DOWN_MESSAGE)
     return page, 503, headers
+
+
+def value_refused(error: Exception) -> tuple[Any, int]:
+    """The answer to a request whose value (e.g. ``/jobs/2147483648``) the database cannot store or compare."""
+    log.info("database refused a value for %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+    db.session.rollback()
+    if request.accept_mimetypes.best == "application/json" or request.path.endswith(".json"):
+        return jsonify(error=VALUE_REFUSED_MESSAGE), 400
+    return render_template("error.html", code=400, title="Bad request", message=VALUE_REFUSED_MESSAGE), 400
 
 
 def redis_is_down(app: Flask) -> bool:
@@ -87,4 +99,5 @@ def shared_cache_banner() -> dict[str, str | None]:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(sa.exc.OperationalError, database_unavailable)
+    app.register_error_handler(sa.exc.DataError, value_refused)
     app.context_processor(shared_cache_banner)

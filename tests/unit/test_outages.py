@@ -12,7 +12,7 @@ from flask import Flask
 
 from console.extensions import db
 from console.models import LoginAttempt
-from console.services.outages import DATABASE_DOWN_MESSAGE, REDIS_DOWN_MESSAGE
+from console.services.outages import DATABASE_DOWN_MESSAGE, REDIS_DOWN_MESSAGE, VALUE_REFUSED_MESSAGE
 from tests.conftest import PASSWORD, Auth, base_config, build_app, csrf_token, empty_database, make_user
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -95,3 +95,14 @@ def test_no_banner_when_redis_answers(app_factory: Callable[..., Flask]) -> None
     admin = Auth(app, app.test_client())
     admin("admin")
     assert REDIS_DOWN_MESSAGE not in admin.client.get("/admin/").get_data(as_text=True)
+
+
+def test_an_id_past_32_bits_is_a_400_with_a_message_not_a_500(app: Flask, login_as: Auth) -> None:
+    """PostgreSQL refuses the value (400 with a message); SQLite takes it and finds nothing (404)."""
+    on_postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    login_as("admin")
+    for path in ("/admin/jobs/2147483648/", "/admin/jobs/2147483648/progress"):
+        page = login_as.client.get(path)
+        assert page.status_code == (400 if on_postgres else 404), (path, page.status_code)
+        if on_postgres:
+            assert VALUE_REFUSED_MESSAGE in page.get_data(as_text=True)
