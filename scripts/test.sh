@@ -8,7 +8,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 python=$1
 shift
-was_running=$(PYTHONPATH=$PWD "$python" -c 'from console.airflow import sandbox; from tests.conftest import sandbox_settings; print(int(sandbox.status(sandbox_settings()).running))')
+sandbox() {  # sandbox status|stop for the test sessions' sandbox (CONSOLE_TEST_SANDBOX_PORT)
+  PYTHONPATH=$PWD "$python" -c "import sys; from console.airflow import sandbox; from tests.conftest import sandbox_settings
+s = sandbox_settings()
+print(int(sandbox.status(s).running)) if sys.argv[1] == 'status' else sandbox.stop(s, log=print)" "$1"
+}
+was_running=$(sandbox status)
 
 start=$SECONDS
 CONSOLE_TEST_KEEP_SANDBOX=1 "$python" -m pytest "$@"
@@ -16,11 +21,11 @@ first=$?
 echo "== SQLite pass: $((SECONDS - start)) s (exit $first)"
 
 start=$SECONDS
-if [ "$was_running" = 1 ]; then stop=0; else stop=1; fi
-CONSOLE_TEST_DATABASE=postgres CONSOLE_TEST_STOP_SANDBOX=$stop "$python" -m pytest "$@"
+CONSOLE_TEST_KEEP_SANDBOX=1 CONSOLE_TEST_DATABASE=postgres "$python" -m pytest "$@"
 second=$?
 echo "== PostgreSQL + Redis pass: $((SECONDS - start)) s (exit $second)"
-# "no tests ran" (5) is not a failure of the second pass when arguments selected no database test.
+if [ "$was_running" = 0 ] && [ "$(sandbox status)" = 1 ]; then sandbox stop; fi
+# "no tests ran" (5) is not a failure of the second pass when the arguments selected no database test.
 if [ "$second" = 5 ]; then second=0; fi
 if [ "$first" != 0 ]; then exit "$first"; fi
 exit "$second"

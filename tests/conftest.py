@@ -331,13 +331,12 @@ def airflow_sandbox() -> Iterator[Any]:
 
     Reused when it is already running, and then left running. When the session starts it, the
     session stops it (every process of it) at the end, unless ``CONSOLE_TEST_KEEP_SANDBOX=1``
-    asks to keep it for the next run (``CONSOLE_TEST_STOP_SANDBOX=1``: stop it even if reused).
+    asks to keep it for the next run (``scripts/test.sh`` keeps it for its second pass, then stops it).
     """
     from console.airflow import sandbox
 
     settings = sandbox_settings()
-    # CONSOLE_TEST_STOP_SANDBOX=1: the last pass of `make test` stops the sandbox the first kept.
-    started_here = not sandbox.status(settings).running or os.environ.get("CONSOLE_TEST_STOP_SANDBOX") == "1"
+    started_here = not sandbox.status(settings).running
     try:
         yield sandbox.start(settings, timeout=SANDBOX_START_TIMEOUT, log=lambda msg: print(f"[sandbox] {msg}"))
     finally:
