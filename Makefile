@@ -20,9 +20,10 @@ install: $(VENV)/.installed
 run: install
 	./scripts/run.sh
 
-## test: everything the tests need (Chromium included), then the whole suite
+## test: everything the tests need (Chromium included), then the whole suite on SQLite and
+## every test that touches the database again on PostgreSQL + Redis (scripts/test.sh)
 test: install chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	./scripts/test.sh $(BIN)/python $(PYTEST_ARGS)
 
 ## test-fast: the tests that need neither the Airflow sandbox nor a browser
 test-fast: install

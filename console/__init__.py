@@ -81,6 +81,10 @@ def register_security(app: Flask) -> None:
 
     audit_auth.init_app(app)
 
+    from console.services import outages
+
+    outages.init_app(app)
+
 
 def register_observability(app: Flask) -> None:
     from console.observability import init_app

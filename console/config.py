@@ -157,6 +157,7 @@ class DefaultConfig:
     # Background jobs (bulk actions): Huey with its SQLite file in the instance folder, or Redis
     # when REDIS_URL is set; `manage.py worker` runs them.
     JOBS_QUEUE_PATH: str | None = None  # default: <instance>/jobs.db
+    JOBS_QUEUE_NAME = "console-jobs"  # with Redis, the queue's key names (one per console sharing a Redis)
     JOBS_IMMEDIATE = False  # run each job inside the request that starts it (tests only)
     JOBS_WORKERS = 2  # jobs one worker process runs at once (threads)
     JOBS_MAX_ITEMS = 5000  # DAGs one bulk action may select

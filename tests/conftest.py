@@ -2,7 +2,11 @@
 
 The database is real: a SQLite file migrated once per session with the
 project's Alembic migrations (PostgreSQL tests use ``pg_app``), emptied after
-every test. The Airflow sandbox is started once per session (or reused if running) and
+every test. With ``CONSOLE_TEST_DATABASE=postgres`` (the second pass of ``make test``) every app
+the tests build is on a fresh PostgreSQL database of the session and shares Redis
+(``CONSOLE_TEST_REDIS_URL``, under a key prefix of the session's own, deleted at the end); that
+pass runs only the tests that touch the database (those using ``database_url``), never the
+browser ones. The Airflow sandbox is started once per session (or reused if running) and
 stopped at the end if the session started it.
 """
 
@@ -38,6 +42,12 @@ SANDBOX_START_TIMEOUT = 600.0
 # (a busy machine's sandbox may queue a task for minutes).
 RUN_PATIENCE_MS = 600_000
 PG_URL = os.environ.get("CONSOLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CONSOLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: ``sqlite`` (default) or ``postgres``: the database (and, with PostgreSQL, Redis) of ``app_factory``.
+TEST_DATABASE = os.environ.get("CONSOLE_TEST_DATABASE", "sqlite")
+if TEST_DATABASE not in ("sqlite", "postgres"):
+    raise ValueError(f"CONSOLE_TEST_DATABASE must be sqlite or postgres, not {TEST_DATABASE!r}")
+ON_POSTGRES = TEST_DATABASE == "postgres"
 PASSWORD = "correct horse battery staple"
 CSRF_INPUT_RE = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 VALUE_RE = re.compile(r'value="([^"]+)"')
@@ -105,6 +115,10 @@ def empty_database(app: Flask) -> None:
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # ids start at 1 again, as in a new SQLite file
+                names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                return
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(sa.text(f'DELETE FROM "{table.name}"'))
 
@@ -116,9 +130,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test module, migrated with Alembic, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """A new PostgreSQL database migrated with Alembic; dropped afterwards."""
     import uuid
 
     import psycopg
@@ -128,13 +142,63 @@ def pg_url() -> Iterator[str]:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    migrator = create_app(base_config(url))
-    migrate(migrator)
-    with migrator.app_context():
-        db.engine.dispose()
-    yield url
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        migrator = create_app(base_config(url))
+        migrate(migrator)
+        with migrator.app_context():
+            db.engine.dispose()
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module, migrated with Alembic, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    """The session's own Redis key prefix (PostgreSQL pass); its keys are deleted at the end."""
+    import uuid
+
+    import redis
+
+    prefix = f"console-test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    server = redis.Redis.from_url(REDIS_URL)
+    keys = list(server.scan_iter(f"{prefix}*"))
+    if keys:
+        server.delete(*keys)
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The database of ``app_factory``: the session's SQLite file, or (``CONSOLE_TEST_DATABASE=postgres``)
+    a PostgreSQL database of the session's own."""
+    if not ON_POSTGRES:
+        yield request.getfixturevalue("sqlite_url")
+        return
+    with fresh_pg_database() as url:
+        yield url
+
+
+def shared_services(prefix: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """On the PostgreSQL pass: Redis for the cache (a key prefix per app) and the job queue,
+    unless the test chose its own."""
+    import uuid
+
+    extra: dict[str, Any] = {}
+    # A test that chose a queue file shares it with worker subprocesses: Redis would take the jobs.
+    if not {"REDIS_URL", "CACHE_REDIS_URL", "JOBS_QUEUE_PATH"} & set(overrides):
+        extra["REDIS_URL"] = REDIS_URL
+    if "CACHE_KEY_PREFIX" not in overrides:
+        extra["CACHE_KEY_PREFIX"] = f"{prefix}{uuid.uuid4().hex[:8]}:"
+    return extra
 
 
 @pytest.fixture
@@ -148,12 +212,15 @@ def pg_app(pg_url: str) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def app_factory(sqlite_url: str) -> Iterator[Callable[..., Flask]]:
+def app_factory(database_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
     """Build extra apps on the test database (e.g. with other settings)."""
     made: list[Flask] = []
+    prefix = request.getfixturevalue("redis_prefix") if ON_POSTGRES else ""
 
     def make(**overrides: Any) -> Flask:
-        made.append(build_app(base_config(sqlite_url, **overrides)))
+        if ON_POSTGRES:
+            overrides = {**shared_services(prefix, overrides), **overrides}
+        made.append(build_app(base_config(database_url, **overrides)))
         return made[-1]
 
     yield make
@@ -264,7 +331,7 @@ def airflow_sandbox() -> Iterator[Any]:
 
     Reused when it is already running, and then left running. When the session starts it, the
     session stops it (every process of it) at the end, unless ``CONSOLE_TEST_KEEP_SANDBOX=1``
-    asks to keep it for the next run.
+    asks to keep it for the next run (``scripts/test.sh`` keeps it for its second pass, then stops it).
     """
     from console.airflow import sandbox
 
@@ -398,6 +465,30 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(SCREENSHOTS / f"FAILED-{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if ON_POSTGRES:
+        # psycopg warns when a pooled connection that a finished test's thread still held is
+        # garbage-collected later (sqlite3 says nothing): noise in whichever test runs then.
+        for line in (
+            "ignore:Exception ignored in.*BaseConnection.__del__:pytest.PytestUnraisableExceptionWarning",
+            "ignore:.*psycopg.Connection.*deleted while still open:ResourceWarning",
+        ):
+            config.addinivalue_line("filterwarnings", line)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass runs only the tests that touch the database, and no browser test."""
+    if not ON_POSTGRES:
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = "database_url" in getattr(item, "fixturenames", ())
+        (keep if uses_db and item.get_closest_marker("e2e") is None else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

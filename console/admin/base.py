@@ -66,6 +66,10 @@ class SecureIndexView(SecureViewMixin, AdminIndexView):
     """The admin home."""
 
 
+#: The last page a list screen offers to reach (50 rows a page).
+MAX_LIST_PAGE = 1_000_000
+
+
 class SecureModelView(SecureViewMixin, ModelView):
     """A model screen: CSRF-protected forms, rights from the policy table."""
 
@@ -97,6 +101,11 @@ class SecureModelView(SecureViewMixin, ModelView):
         if name in self._actions_data and not policy.allows_action(current_user, self.endpoint, name):
             abort(403)
         return super().handle_action(return_view)
+
+    def get_list(self, page: Any, *args: Any, **kwargs: Any) -> Any:
+        """A page number out of range (``?page=-5``, a huge one) lists the first or a far page: an
+        OFFSET below zero or past 64 bits is an error on PostgreSQL, never one the person made."""
+        return super().get_list(min(max(int(page or 0), 0), MAX_LIST_PAGE), *args, **kwargs)
 
     def handle_view_exception(self, exc: Exception) -> bool:
         """A ``ValueError`` from ``on_model_change`` (a service's refusal) is shown to the person

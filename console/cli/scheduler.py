@@ -18,9 +18,11 @@ from flask.cli import with_appcontext
 @with_appcontext
 def scheduler(once: bool, log_level: str) -> None:
     """Run the task scheduler (one leader per database; extra instances wait as followers)."""
+    from console.cli.storage import require_writable_storage
     from console.observability.logs import configure as configure_logging
     from console.scheduler.process import SchedulerProcess
 
+    require_writable_storage(current_app.config, current_app.instance_path)
     configure_logging(current_app.config["LOG_FORMAT"], log_level)
     process = SchedulerProcess(current_app._get_current_object())  # type: ignore[attr-defined]
     if once:

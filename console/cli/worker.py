@@ -17,9 +17,11 @@ def worker(workers: int | None, log_level: str) -> None:
     """Run background jobs (bulk actions). On start it resumes jobs whose worker died."""
     from flask import current_app
 
+    from console.cli.storage import require_writable_storage
     from console.jobs import job_queue
     from console.observability.logs import configure as configure_logging
 
+    require_writable_storage(current_app.config, current_app.instance_path)
     configure_logging(current_app.config["LOG_FORMAT"], log_level)
     queue = job_queue()
     if queue.huey.immediate:

@@ -106,7 +106,8 @@ def _make_huey(config: Any, instance_path: str) -> Huey:
     if config.get("JOBS_IMMEDIATE"):
         return MemoryHuey(QUEUE_NAME, immediate=True)
     if config.get("REDIS_URL"):
-        return PriorityRedisHuey(QUEUE_NAME, url=config["REDIS_URL"])
+        # Its keys are named after the queue: several consoles (or test runs) may share one Redis.
+        return PriorityRedisHuey(config.get("JOBS_QUEUE_NAME") or QUEUE_NAME, url=config["REDIS_URL"])
     path = Path(config.get("JOBS_QUEUE_PATH") or Path(instance_path) / "jobs.db")
     path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(QUEUE_NAME, filename=str(path))

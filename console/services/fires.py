@@ -115,11 +115,13 @@ def record_fires(batch: Iterable[Fire], *, now: datetime | None = None) -> int:
         for f in fires
         if f.task_id in created  # a task deleted meanwhile has nothing to fire
     ]
+    # One row per (task, moment): a batch naming a fire twice would otherwise count it twice on
+    # PostgreSQL, whose batched insert reports no row count; RETURNING counts what was inserted.
+    rows = list({(r["task_id"], r["scheduled_for"]): r for r in reversed(rows)}.values())[::-1]
     if not rows:
         return 0
-    result = db.session.connection().execute(_insert_ignoring_duplicates(), rows)
-    inserted = result.rowcount
-    return inserted if inserted is not None and inserted >= 0 else len(rows)
+    result = db.session.connection().execute(_insert_ignoring_duplicates().returning(TaskRun.id), rows)
+    return len(result.all())
 
 
 def claim_hold(server: AirflowServer) -> timedelta:

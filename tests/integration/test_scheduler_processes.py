@@ -164,8 +164,8 @@ class SchedulerProcesses:
 
 
 @pytest.fixture
-def processes(sqlite_url: str, tmp_path: Path) -> Iterator[SchedulerProcesses]:
-    procs = SchedulerProcesses(sqlite_url, tmp_path)
+def processes(database_url: str, tmp_path: Path) -> Iterator[SchedulerProcesses]:
+    procs = SchedulerProcesses(database_url, tmp_path)
     yield procs
     procs.stop_all()
 

@@ -16,9 +16,9 @@ from tests.conftest import PASSWORD, Auth, base_config, csrf_token, empty_databa
 
 
 @pytest.fixture(scope="module")
-def module_app(sqlite_url: str) -> Iterator[Flask]:
+def module_app(database_url: str) -> Iterator[Flask]:
     """One app for the module's many cases: building one per case was most of their time."""
-    app = create_app(base_config(sqlite_url))
+    app = create_app(base_config(database_url))
     yield app
     with app.app_context():
         db.engine.dispose()
