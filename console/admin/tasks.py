@@ -21,8 +21,6 @@ from console.admin.base import SecureModelView, history_action
 from console.admin.task_forms import TaskForm
 from console.extensions import db
 from console.models import MISFIRE_POLICIES, AirflowServer, FireState, Task, TaskRun
-from console.security import policy
-from console.security.secrets import SecretUnreadable
 from console.services import cron, dags, health, settings, webhooks
 from console.services import tasks as task_service
 from console.services.errors import ServiceError
@@ -225,13 +223,8 @@ class TasksView(SecureModelView):
         }
 
     def _webhook_shown(self, task: Task) -> str:
-        """The task's webhook in full for admins, masked (``https://host/…``) for everyone else."""
-        if not policy.may_read_secret(current_user, "task.alert_webhook_url"):
-            return webhooks.masked_webhook(task)
-        try:
-            return webhooks.webhook_url(task)
-        except SecretUnreadable:
-            return webhooks.masked_webhook(task)
+        """The task's webhook masked (``https://host/…``) for everyone: a stored secret is never rendered."""
+        return webhooks.masked_webhook(task)
 
     @expose("/run_now/<int:task_id>", methods=("POST",))
     def run_now(self, task_id: int) -> Any:

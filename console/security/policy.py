@@ -134,11 +134,6 @@ ACTIONS: dict[str, str] = {
     "servers:delete": ADMIN,
 }
 
-# Stored secrets shown in full only to this role and above; everyone else sees them masked.
-READ_SECRETS: dict[str, str] = {
-    "task.alert_webhook_url": ADMIN,
-}
-
 
 def required_role(endpoint: str | None) -> str | None:
     """The least role ``endpoint`` needs, or None when the policy does not name it."""
@@ -183,9 +178,3 @@ def address_opens(endpoint: str | None, remote_addr: str | None, config: Any) ->
     except ValueError:
         return False
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in config.get(setting) or ())
-
-
-def may_read_secret(user: Any, secret: str) -> bool:
-    """Whether ``user`` may see the stored secret ``secret`` (see ``READ_SECRETS``) in full."""
-    role = READ_SECRETS.get(secret)
-    return role is not None and user_rank(user) >= RANK[role]
