@@ -29,7 +29,7 @@ from console.models import AlertDelivery, FireState, Task, TaskRun
 from console.models.timeutil import utcnow
 from console.security import outbound
 from console.security.secrets import SecretUnreadable
-from console.services import settings
+from console.services import audit, settings
 from console.services.webhooks import allowed_hosts, webhook_url
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,16 @@ def send_test_alert(recipient: str) -> list[tuple[str, str, str | None]]:
         outcomes.append(("email", recipient, send_email([recipient], alert)[recipient]))
     if settings.is_set("alert_default_webhook"):
         outcomes.append(_default_webhook_outcome(alert))
+    errors = [f"{channel}: {error}" for channel, _target, error in outcomes if error is not None]
+    audit.record_event(
+        "alert.test",
+        actor=recipient,
+        object_type="setting",
+        object_id="alert channels",
+        detail={"channels": [channel for channel, _target, _error in outcomes]},
+        error="; ".join(errors) or (None if outcomes else "no alert channel is configured"),
+    )
+    db.session.commit()
     return outcomes
 
 

@@ -173,6 +173,12 @@ STEPS: dict[str, Step] = {
     ),
     "security.logout": (lambda w: ("/logout", {}), ["sign_out"]),
     "security.login": (lambda w: ("/login", {"email": ADMIN, "password": PASSWORD + "!"}), ["sign_in"]),
+    # The first stored value of a setting creates its row; sending a test alert is recorded
+    # whatever came of it (here no channel is configured: outcome failed).
+    "settings.index": (lambda w: ("/admin/settings/", {"dashboard_refresh_seconds": "45"}), ["setting.create"]),
+    "settings.test_alert": (lambda w: ("/admin/settings/test-alert", {}), ["alert.test"]),
+    # Reverting the last change of the walked task (enable) is itself a change of the task.
+    "audit.revert": (lambda w: (f"/admin/audit/{_last_event('task.update')}/revert", {}), ["task.update"]),
 }
 #: POST routes that change nothing, with why (no record expected).
 NO_CHANGE = {
@@ -180,6 +186,10 @@ NO_CHANGE = {
     "servers.ajax_update": "no list column is editable inline: answers an error",
     "tasks.ajax_update": "no list column is editable inline: answers an error",
 }
+
+
+def _last_event(action: str) -> int:
+    return int(db.session.scalar(sa.select(sa.func.max(AuditEvent.id)).where(AuditEvent.action == action)) or 0)
 
 
 def _user_id(email: str) -> int:
@@ -196,6 +206,12 @@ IN_AIRFLOW = {
     f"{screen}.{name}": "tests/integration/test_airflow_objects.py"
     for screen in ("variables", "pools", "connections")
     for name in ("create", "edit", "delete", "import_variables")
+} | {
+    # A backfill's create and its pause/unpause/cancel: their events are asserted against the
+    # sandbox; the dry run changes nothing and records nothing.
+    "dags.backfill_create": "tests/integration/test_backfills.py",
+    "dags.backfill_change": "tests/integration/test_backfills.py",
+    "dags.backfill_new": "tests/integration/test_backfills.py (a dry run)",
 }
 
 
