@@ -248,3 +248,45 @@ def test_airflow_failing_during_a_revert_is_a_message_not_an_error(
     assert response.status_code == 200
     assert "did not answer within 10 s" in response.get_data(as_text=True)
     assert reverts_of(app, event_id) == []
+
+
+def test_a_settings_first_change_shows_its_default_as_the_old_value(app: Flask, login_as: Auth) -> None:
+    """A setting without a stored value has its default: the diff and the revert say so, not "(none)"."""
+    from console.services import settings
+
+    login_as("admin")
+    with app.app_context():
+        default = settings.value("dashboard_refresh_seconds")
+        settings.save({"dashboard_refresh_seconds": str(default + 15)})
+        event_id = db.session.scalar(
+            sa.select(AuditEvent.id).where(
+                AuditEvent.object_type == "setting", AuditEvent.object_id == "dashboard_refresh_seconds"
+            )
+        )
+    entry = login_as.client.get(f"/admin/audit/{event_id}/").get_data(as_text=True)
+    assert f"{default} (default)</span>" in entry and f"{default + 15}</span>" in entry
+    preview = login_as.client.get(f"/admin/audit/{event_id}/revert").get_data(as_text=True)
+    assert f"{default} (default)</span>" in preview
+    assert login_as.post(f"/admin/audit/{event_id}/revert").status_code == 302
+    with app.app_context():
+        assert settings.value("dashboard_refresh_seconds") == default
+
+
+def test_the_confirmation_lists_what_airflow_objects_preview_returns(
+    app: Flask, login_as: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real service's RevertPreview (field, now, after) tuples and flags, with Airflow faked
+    away: the page once showed one "None (none) -> (none)" row for them."""
+    from console.services import airflow_objects
+
+    def preview_revert(event: AuditEvent) -> Any:
+        return airflow_objects.RevertPreview("update", [("value", "b-now", "a-then")], True, ["description"])
+
+    monkeypatch.setattr(airflow_objects, "preview_revert", preview_revert)
+    login_as("admin")
+    event_id = add(app, "variable.update", category="airflow", object_type="variable", object_id="k",
+                   server_name="prod", before={"value": "a-then"}, after={"value": "b"})  # fmt: skip
+    page = login_as.client.get(f"/admin/audit/{event_id}/revert").get_data(as_text=True)
+    assert 'data-field="value"' in page and "b-now" in page and "a-then" in page and 'data-field="None"' not in page
+    assert "changed outside the console" in page and "never saw the old value of description" in page
+    assert "Revert anyway" in page
