@@ -81,6 +81,7 @@ def test_admin_reverts_a_variable_change_from_the_audit_log(
         expect(preview.locator(".audit-old")).to_have_text(NEW)  # "Now"
         expect(preview.locator(".audit-new")).to_have_text(OLD)  # "After the revert"
         expect(page.locator("[data-testid=revert-warning]")).to_have_count(0)
+        screenshot(page, "variable-revert")
         page.click("[data-testid=revert-confirm]")
         expect(page.get_by_text(f"Reverted event #{edit_id}: recorded as event #")).to_be_visible()
         assert api.get_variable(key)["value"] == OLD
