@@ -62,6 +62,12 @@ class RevertPlan:
     kind: str  # "update", "delete" (undo a create), "recreate" (undo a delete), "airflow"
     changes: list[FieldChange] = field(default_factory=list)
     warning: str | None = None
+    operation: str | None = None  # for "airflow": "update", "delete" (undo a create) or "recreate"
+
+    @property
+    def wording(self) -> str:
+        """What the confirmation says the revert does: "update", "delete" or "recreate"."""
+        return self.operation if self.kind == "airflow" and self.operation else self.kind
 
 
 def show(value: Any) -> str:
@@ -185,13 +191,8 @@ def _airflow_plan(event: AuditEvent) -> RevertPlan:
     except changed_outside as exc:
         preview, warning = None, str(exc) or "Changed outside the console since this event."
     changes = _changes_of(preview) if preview is not None else diff_reversed(event)
-    kind = getattr(preview, "operation", None)
-    return RevertPlan(
-        event,
-        kind if kind in ("delete", "recreate") else "airflow",
-        changes,
-        warning or _preview_warning(event, preview),
-    )
+    operation = getattr(preview, "operation", None)
+    return RevertPlan(event, "airflow", changes, warning or _preview_warning(event, preview), operation)
 
 
 def _preview_warning(event: AuditEvent, preview: Any) -> str | None:
@@ -294,9 +295,13 @@ def _revert_row(event: AuditEvent, kind: str) -> None:
         return
     row = db.session.get(model, pk)
     table = model.__table__
+    collections = {rel.key: rel.mapper.class_ for rel in sa.inspect(model).relationships if rel.secondary is not None}
     for key, value in (audit.revealed(event.before) or {}).items():
         if key in table.c and not table.c[key].primary_key:
             setattr(row, key, _coerce(table.c[key], value))
+        elif key in collections:  # recorded as the members' names (a user's roles)
+            member = collections[key]
+            setattr(row, key, list(db.session.scalars(sa.select(member).where(member.name.in_(value or [])))))
 
 
 def _recreated(model: Any, pk: Any, event: AuditEvent) -> Any:

@@ -290,3 +290,25 @@ def test_the_confirmation_lists_what_airflow_objects_preview_returns(
     assert 'data-field="value"' in page and "b-now" in page and "a-then" in page and 'data-field="None"' not in page
     assert "changed outside the console" in page and "never saw the old value of description" in page
     assert "Revert anyway" in page
+
+
+def test_reverting_a_role_change_previews_and_restores_the_roles(app: Flask, login_as: Auth) -> None:
+    """A user's roles are a collection: the confirmation shows them by name (it once failed on them)."""
+    from console.services import users
+    from tests.conftest import make_user
+
+    make_user(app, "ana@example.com", "viewer")
+    with app.app_context():
+        users.add_role("ana@example.com", "operator")
+        db.session.commit()
+        event_id = db.session.scalar(
+            sa.select(AuditEvent.id).where(AuditEvent.action == "user.update").order_by(AuditEvent.id.desc())
+        )
+    login_as("admin")
+    preview = login_as.client.get(f"/admin/audit/{event_id}/revert")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'data-field="roles"' in page
+    assert "[&#34;operator&#34;, &#34;viewer&#34;]" in page and "[&#34;viewer&#34;]" in page
+    assert login_as.post(f"/admin/audit/{event_id}/revert").status_code == 302
+    with app.app_context():
+        assert [r.name for r in users.find_user("ana@example.com").roles] == ["viewer"]
