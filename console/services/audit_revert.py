@@ -25,7 +25,9 @@ from sqlalchemy_continuum import version_class
 from console.extensions import db
 from console.models import AuditEvent
 from console.services import audit
+from console.services.audit_changes import is_secret
 from console.services.errors import ServiceError
+from console.services.settings_registry import InvalidSetting, definition
 
 AIRFLOW_OBJECTS = ("variable", "pool", "connection")
 EMPTY = "(none)"
@@ -60,6 +62,12 @@ class RevertPlan:
     kind: str  # "update", "delete" (undo a create), "recreate" (undo a delete), "airflow"
     changes: list[FieldChange] = field(default_factory=list)
     warning: str | None = None
+    operation: str | None = None  # for "airflow": "update", "delete" (undo a create) or "recreate"
+
+    @property
+    def wording(self) -> str:
+        """What the confirmation says the revert does: "update", "delete" or "recreate"."""
+        return self.operation if self.kind == "airflow" and self.operation else self.kind
 
 
 def show(value: Any) -> str:
@@ -75,7 +83,23 @@ def diff(event: AuditEvent) -> list[FieldChange]:
     """Field by field, old -> new, from the event's ``before``/``after``; secrets masked."""
     before = audit.masked(event.before) or {}
     after = audit.masked(event.after) or {}
-    return [FieldChange(k, show(before.get(k)), show(after.get(k))) for k in sorted(set(before) | set(after))]
+    return [
+        FieldChange(k, show_field(event, k, before.get(k)), show_field(event, k, after.get(k)))
+        for k in sorted(set(before) | set(after))
+    ]
+
+
+def show_field(event: AuditEvent, name: str, value: Any) -> str:
+    """A field of ``event``'s object as the diff shows it: a setting without a stored value has its
+    default, so that a first change reads "30 (default) -> 45" rather than "(none) -> 45"."""
+    if event.object_type == "setting" and name == "value_json" and value is None and event.object_id:
+        try:
+            d = definition(event.object_id)
+        except InvalidSetting:
+            return EMPTY
+        if not d.secret:
+            return f"{json.dumps(d.default)} (default)"
+    return show(value)
 
 
 def revertible(event: AuditEvent) -> bool:
@@ -122,7 +146,11 @@ def plan(event: AuditEvent) -> RevertPlan:
     if event.before is None:  # a create: undo it by deleting the row
         if row is None:
             raise CannotRevert(f"The {event.object_type} {event.object_id} no longer exists.")
-        return RevertPlan(event, "delete", [FieldChange(k, show(v), EMPTY) for k, v in _current(row, target).items()])
+        now = _current(row, audit.masked(event.after) or {})
+        shown = {
+            k: audit.MASK if is_secret(k) and v not in (None, "") else show_field(event, k, v) for k, v in now.items()
+        }
+        return RevertPlan(event, "delete", [FieldChange(k, v, show_field(event, k, None)) for k, v in shown.items()])
     if row is None:
         if event.after is not None:
             raise CannotRevert(f"The {event.object_type} {event.object_id} no longer exists.")
@@ -130,7 +158,8 @@ def plan(event: AuditEvent) -> RevertPlan:
     secrets = _secret_keys(event.before)
     now = _current(row, target)
     changes = [
-        FieldChange(k, audit.MASK if k in secrets else show(now.get(k)), show(v)) for k, v in sorted(target.items())
+        FieldChange(k, audit.MASK if k in secrets else show_field(event, k, now.get(k)), show_field(event, k, v))
+        for k, v in sorted(target.items())
     ]
     after = audit.masked(event.after) or {}
     moved = [k for k in after if k not in secrets and k in now and show(now[k]) != show(after[k])]
@@ -146,7 +175,9 @@ def _pk(event: AuditEvent) -> Any:
 
 
 def _current(row: Any, keys: dict[str, Any]) -> dict[str, Any]:
-    return {k: getattr(row, k) for k in keys if hasattr(row, k)}
+    """The row's values of ``keys`` as the audit records them (a collection as its names)."""
+    values = {k: getattr(row, k) for k in keys if hasattr(row, k)}
+    return {k: sorted(str(i) for i in v) if isinstance(v, (list, set)) else v for k, v in values.items()}
 
 
 def _airflow_plan(event: AuditEvent) -> RevertPlan:
@@ -160,7 +191,23 @@ def _airflow_plan(event: AuditEvent) -> RevertPlan:
     except changed_outside as exc:
         preview, warning = None, str(exc) or "Changed outside the console since this event."
     changes = _changes_of(preview) if preview is not None else diff_reversed(event)
-    return RevertPlan(event, "airflow", changes, warning)
+    operation = getattr(preview, "operation", None)
+    return RevertPlan(event, "airflow", changes, warning or _preview_warning(event, preview), operation)
+
+
+def _preview_warning(event: AuditEvent, preview: Any) -> str | None:
+    """What the confirmation must say before a revert of an Airflow object: Airflow could not be
+    read, the object changed outside the console since ``event``, or old values the console never saw."""
+    failure = getattr(preview, "failure", None)
+    if failure:
+        return f"Cannot read the {event.object_type} {event.object_id} from Airflow: {failure}"
+    notes = []
+    if getattr(preview, "changed_outside", False):
+        notes.append(f"The {event.object_type} {event.object_id} was changed outside the console since this event.")
+    unknown = getattr(preview, "unknown", None)
+    if unknown:
+        notes.append(f"The console never saw the old value of {', '.join(unknown)}: the revert leaves it as it is.")
+    return " ".join(notes) or None
 
 
 def diff_reversed(event: AuditEvent) -> list[FieldChange]:
@@ -176,6 +223,9 @@ def _changes_of(preview: Any) -> list[FieldChange]:
     for item in items or ():
         if isinstance(item, FieldChange):
             out.append(item)
+        elif isinstance(item, tuple):  # airflow_objects.RevertPreview: (field, now, after the revert)
+            name, old, new = item
+            out.append(FieldChange(str(name), show(old), show(new)))
         elif isinstance(item, dict):
             out.append(FieldChange(str(item.get("name")), show(item.get("old")), show(item.get("new"))))
         else:
@@ -245,9 +295,13 @@ def _revert_row(event: AuditEvent, kind: str) -> None:
         return
     row = db.session.get(model, pk)
     table = model.__table__
+    collections = {rel.key: rel.mapper.class_ for rel in sa.inspect(model).relationships if rel.secondary is not None}
     for key, value in (audit.revealed(event.before) or {}).items():
         if key in table.c and not table.c[key].primary_key:
             setattr(row, key, _coerce(table.c[key], value))
+        elif key in collections:  # recorded as the members' names (a user's roles)
+            member = collections[key]
+            setattr(row, key, list(db.session.scalars(sa.select(member).where(member.name.in_(value or [])))))
 
 
 def _recreated(model: Any, pk: Any, event: AuditEvent) -> Any:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from console.extensions import db
+from console.models import AuditEvent
 from console.services import audit
 from tests.conftest import LiveServer, browser_login, make_user, screenshot
 
@@ -91,7 +93,10 @@ def test_admin_filters_the_audit_log_and_opens_a_diff(page: Any, live_server: Li
     browser_login(page, live_server, "admin")
     page.click("nav >> text=Audit log")
     page.wait_for_selector("[data-testid=audit-row]")
-    assert page.locator("[data-testid=audit-row]").count() == 7
+    with live_server.app.app_context():  # the seeded trail, the users' and roles' creation, the sign-in
+        trail = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.id.desc())).all()
+    shown = [int(r.get_attribute("data-event-id")) for r in page.locator("[data-testid=audit-row]").all()]
+    assert shown == trail and change_id in shown
     page.set_viewport_size({"width": 1280, "height": 800})
     screenshot(page, "audit-log")
     page.set_viewport_size({"width": 390, "height": 844})

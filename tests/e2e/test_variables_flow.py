@@ -12,6 +12,7 @@ import pytest
 
 from console.airflow.errors import AirflowNotFound
 from tests.conftest import LiveServer, browser_login, sandbox_api, screenshot
+from tests.e2e import create_variable_in_browser, edit_variable_in_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -27,18 +28,9 @@ def test_admin_creates_and_edits_variables_in_the_browser(
     try:
         browser_login(page, live_server, "admin")
         base = f"{live_server.url}/admin/variables/{sandbox_server}"
-        for k, v in ((key, "100"), (secret_key, planted)):
-            page.goto(f"{base}/new")
-            page.fill("#key", k)
-            page.fill("#value", v)
-            page.fill("#description", "Rows per report" if k == key else "Mail relay password")
-            page.click("[data-testid=save]")
-            page.wait_for_selector(f"[data-testid=object-row][data-object-id={k}]")
-        page.goto(f"{base}/?q=report_rows_")
-        page.click(f"[data-testid=object-row][data-object-id={key}] [data-testid=edit]")
-        page.fill("#value", "250")
-        page.click("[data-testid=save]")
-        page.wait_for_selector(f"[data-testid=object-row][data-object-id={key}]")
+        create_variable_in_browser(page, base, key, "100", "Rows per report")
+        create_variable_in_browser(page, base, secret_key, planted, "Mail relay password")
+        edit_variable_in_browser(page, base, key, "250")
         assert api.get_variable(key)["value"] == "250"
 
         page.goto(f"{base}/")

@@ -248,3 +248,67 @@ def test_airflow_failing_during_a_revert_is_a_message_not_an_error(
     assert response.status_code == 200
     assert "did not answer within 10 s" in response.get_data(as_text=True)
     assert reverts_of(app, event_id) == []
+
+
+def test_a_settings_first_change_shows_its_default_as_the_old_value(app: Flask, login_as: Auth) -> None:
+    """A setting without a stored value has its default: the diff and the revert say so, not "(none)"."""
+    from console.services import settings
+
+    login_as("admin")
+    with app.app_context():
+        default = settings.value("dashboard_refresh_seconds")
+        settings.save({"dashboard_refresh_seconds": str(default + 15)})
+        event_id = db.session.scalar(
+            sa.select(AuditEvent.id).where(
+                AuditEvent.object_type == "setting", AuditEvent.object_id == "dashboard_refresh_seconds"
+            )
+        )
+    entry = login_as.client.get(f"/admin/audit/{event_id}/").get_data(as_text=True)
+    assert f"{default} (default)</span>" in entry and f"{default + 15}</span>" in entry
+    preview = login_as.client.get(f"/admin/audit/{event_id}/revert").get_data(as_text=True)
+    assert f"{default} (default)</span>" in preview
+    assert login_as.post(f"/admin/audit/{event_id}/revert").status_code == 302
+    with app.app_context():
+        assert settings.value("dashboard_refresh_seconds") == default
+
+
+def test_the_confirmation_lists_what_airflow_objects_preview_returns(
+    app: Flask, login_as: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real service's RevertPreview (field, now, after) tuples and flags, with Airflow faked
+    away: the page once showed one "None (none) -> (none)" row for them."""
+    from console.services import airflow_objects
+
+    def preview_revert(event: AuditEvent) -> Any:
+        return airflow_objects.RevertPreview("update", [("value", "b-now", "a-then")], True, ["description"])
+
+    monkeypatch.setattr(airflow_objects, "preview_revert", preview_revert)
+    login_as("admin")
+    event_id = add(app, "variable.update", category="airflow", object_type="variable", object_id="k",
+                   server_name="prod", before={"value": "a-then"}, after={"value": "b"})  # fmt: skip
+    page = login_as.client.get(f"/admin/audit/{event_id}/revert").get_data(as_text=True)
+    assert 'data-field="value"' in page and "b-now" in page and "a-then" in page and 'data-field="None"' not in page
+    assert "changed outside the console" in page and "never saw the old value of description" in page
+    assert "Revert anyway" in page
+
+
+def test_reverting_a_role_change_previews_and_restores_the_roles(app: Flask, login_as: Auth) -> None:
+    """A user's roles are a collection: the confirmation shows them by name (it once failed on them)."""
+    from console.services import users
+    from tests.conftest import make_user
+
+    make_user(app, "ana@example.com", "viewer")
+    with app.app_context():
+        users.add_role("ana@example.com", "operator")
+        db.session.commit()
+        event_id = db.session.scalar(
+            sa.select(AuditEvent.id).where(AuditEvent.action == "user.update").order_by(AuditEvent.id.desc())
+        )
+    login_as("admin")
+    preview = login_as.client.get(f"/admin/audit/{event_id}/revert")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'data-field="roles"' in page
+    assert "[&#34;operator&#34;, &#34;viewer&#34;]" in page and "[&#34;viewer&#34;]" in page
+    assert login_as.post(f"/admin/audit/{event_id}/revert").status_code == 302
+    with app.app_context():
+        assert [r.name for r in users.find_user("ana@example.com").roles] == ["viewer"]
