@@ -26,12 +26,16 @@ def json_log() -> Iterator[io.StringIO]:
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestContext())
     root = logging.getLogger()
-    old_level = root.level
+    # As `configure("json")` leaves it (a test that ran a command in-process may have configured text).
+    request_logger = logging.getLogger("console.request")
+    old_levels = root.level, request_logger.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    request_logger.setLevel(logging.NOTSET)
     yield out
     root.removeHandler(handler)
-    root.setLevel(old_level)
+    root.setLevel(old_levels[0])
+    request_logger.setLevel(old_levels[1])
 
 
 def lines(out: io.StringIO) -> list[dict[str, object]]:
