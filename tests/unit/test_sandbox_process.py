@@ -86,3 +86,12 @@ def test_fake_airflow_standalone_left_running_warns_nothing(fake_install: Sandbo
         [sys.executable, "-X", "dev", "-W", "error", "-c", script], capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_fake_airflow_stop_without_the_pid_ends_the_task_of_another_group(fake_install: SandboxSettings) -> None:
+    """``stop`` when the standalone's pid is not known (its starter exited): the task, in a group
+    of its own and without ``AIRFLOW_HOME``, is found through the standalone's session."""
+    spawn_standalone(fake_install, {**clean_env(fake_install), **airflow_env(fake_install)})
+    task = task_pid(fake_install)
+    assert stop_processes(fake_install, None) is True
+    assert not running(task)

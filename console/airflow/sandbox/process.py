@@ -97,17 +97,20 @@ def recorded_pid(settings: SandboxSettings) -> int | None:
 
 
 def sandbox_processes(settings: SandboxSettings, session: int | None = None) -> list[psutil.Process]:
-    """Running processes of the sandbox: ``AIRFLOW_HOME`` is ``settings.home``, or (with
-    ``session``) they are in that session.  Never the calling process."""
-    home, me = str(settings.home), os.getpid()
-    found = []
+    """Running processes of the sandbox: ``AIRFLOW_HOME`` is ``settings.home``, or they are in
+    ``session`` or in the session of such a process (a task Airflow starts in a group of its own
+    and without ``AIRFLOW_HOME`` is tied to the sandbox only by its session). Never the calling
+    process, nor anything in the caller's own session."""
+    home, me, my_session = str(settings.home), os.getpid(), _session_of(os.getpid())
+    procs = []
     for proc in psutil.process_iter(["environ", "status"]):
-        if proc.pid == me or proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        in_session = session is not None and _session_of(proc.pid) == session
-        if in_session or (proc.info["environ"] or {}).get("AIRFLOW_HOME") == home:
-            found.append(proc)
-    return found
+        if proc.pid != me and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            procs.append(proc)
+    sessions = {session} if session is not None else set()
+    homed = {proc.pid for proc in procs if (proc.info["environ"] or {}).get("AIRFLOW_HOME") == home}
+    sessions |= {sid for pid in homed if (sid := _session_of(pid)) is not None}
+    sessions.discard(my_session)
+    return [proc for proc in procs if proc.pid in homed or _session_of(proc.pid) in sessions]
 
 
 def _session_of(pid: int) -> int | None:
