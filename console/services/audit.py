@@ -35,8 +35,6 @@ SYSTEM_PREFIX = "system:"
 SCHEDULER_ACTOR = "system:scheduler"
 #: The actor of what ``manage.py`` commands do.
 CLI_ACTOR = "system:cli"
-#: The actor of what the job worker does on its own account.
-WORKER_ACTOR = "system:worker"
 #: How a stored secret value is shown, everywhere.
 MASK = "••••••••"
 _SECRET = "$secret"
