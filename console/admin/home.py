@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from console.admin.base import SecureIndexView
 from console.security import policy
-from console.services import dashboard
+from console.services import dashboard, run_list
 
 FRAGMENT = "admin/_dashboard_board.html"
 
@@ -41,9 +41,17 @@ def _with_links(charts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _last_day(state: str) -> str:
+    args: dict[str, Any] = run_list.last_day_args(state)
+    return url_for("runs.index", **args)
+
+
 def _board() -> dict[str, Any]:
+    """The board, its charts' links, and the Runs list of each state over the last 24 h (the
+    span the board counts), which its 24 h counts lead to."""
     board = dashboard.build()
-    return {"board": board, "charts": _with_links(board.charts)}
+    last_day = {s.value: _last_day(s.value) for s in dashboard.RUN_STATES}
+    return {"board": board, "charts": _with_links(board.charts), "runs_24h_links": last_day}
 
 
 class HomeView(SecureIndexView):

@@ -176,6 +176,10 @@ def test_fake_airflow_dashboard_counts_and_aggregates(dashboard_app) -> None:
     assert stat(html, "queued") == str(sum(1 for r in runs if r["state"] == "queued"))
     assert stat(html, "failed") == str(in_day("failed"))
     assert f">{in_day('success')} success</a>" in html
+    # the 24 h counts lead to the Runs list of that state over the last 24 h, not to the DAG list
+    last_day = re.findall(r'href="/admin/runs/\?state=(\w+)&amp;from=[^"]+" data-testid="(?:runs-24h|stat-link)', html)
+    assert sorted(set(last_day)) == ["failed", "queued", "running", "success"]
+    assert re.search(r'href="/admin/runs/\?state=failed&amp;from=[-\dT:%A-F]+" data-testid="stat-link-failed"', html)
     assert 'data-testid="runs-capped"' in html  # 3,000 runs, 200 charted
     drawn = charts(html)
     assert set(drawn) == {"per_hour", "per_day", "success_rate", "slowest", "most_failing"}
