@@ -51,19 +51,25 @@ def plan(
     return fires
 
 
-def since_for(task: Task) -> datetime:
-    """Where the catch-up window of ``task`` starts: its last recorded scheduled fire or its last edit."""
-    last = db.session.scalar(
-        sa.select(sa.func.max(TaskRun.scheduled_for)).where(TaskRun.task_id == task.id, TaskRun.kind != "manual")
-    )
+def since_for(task: Task, before: datetime | None = None) -> datetime:
+    """Where the catch-up window of ``task`` starts: its last recorded scheduled fire (before
+    ``before``, when given) or its last edit."""
+    query = sa.select(sa.func.max(TaskRun.scheduled_for)).where(TaskRun.task_id == task.id, TaskRun.kind != "manual")
+    if before is not None:
+        query = query.where(TaskRun.scheduled_for < before)
+    last = db.session.scalar(query)
     return max(last, task.updated_at) if last else task.updated_at
 
 
-def catch_up(tasks: list[Task], *, now: datetime, grace: timedelta, max_missed: int = 100) -> int:
+def catch_up(
+    tasks: list[Task], *, now: datetime, grace: timedelta, max_missed: int = 100, before: datetime | None = None
+) -> int:
     """Plan and record the unseen fires of ``tasks`` (enabled ones); returns how many rows were new.
 
-    The caller commits. Recording is idempotent, so running this twice, or in
-    two schedulers, records each fire once.
+    ``before``: the moment the tasks' jobs were (re)started. A job may fire and record a fire
+    before the catch-up runs; the window starts from the last fire recorded before that moment,
+    so such a fire cannot hide the gap behind it. The caller commits. Recording is idempotent,
+    so running this twice, or in two schedulers, records each fire once.
     """
     fires: list[Fire] = []
     for task in tasks:
@@ -73,7 +79,7 @@ def catch_up(tasks: list[Task], *, now: datetime, grace: timedelta, max_missed: 
             schedule = cron.parse(task.cron, task.timezone)
         except cron.CronError:
             continue
-        since = since_for(task)
+        since = since_for(task, before)
         fires.extend(
             plan(task.id, schedule, task.misfire_policy, since=since, now=now, grace=grace, max_missed=max_missed)
         )

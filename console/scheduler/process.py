@@ -150,9 +150,12 @@ class SchedulerProcess:
             log.exception("scheduler step %s failed; carrying on", getattr(step, "__name__", step))
 
     def _reconcile(self) -> None:
+        began = utcnow()  # before sync (re)starts any job: see misfire.catch_up's ``before``
         result = self.reconciler.sync()
         if result.fresh:
-            new = misfire.catch_up(result.fresh, now=utcnow(), grace=self.grace, max_missed=self.max_missed)
+            new = misfire.catch_up(
+                result.fresh, now=utcnow(), grace=self.grace, max_missed=self.max_missed, before=began
+            )
             db.session.commit()
             if new:
                 log.info("caught up %d fires of %d new or changed tasks", new, len(result.fresh))

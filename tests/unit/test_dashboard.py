@@ -21,6 +21,16 @@ from tests.fakes import FakeAirflow, Reply, Seen
 from tests.unit.test_dags_call_counts import ManyDags, dag_json
 
 NOW = datetime.now(UTC).replace(tzinfo=None)
+
+
+@pytest.fixture(autouse=True)
+def now() -> None:
+    """``NOW`` is each test's own start: the page counts the last 24 h from the time it is drawn,
+    which in a long session is many minutes after this module was imported."""
+    global NOW
+    NOW = datetime.now(UTC).replace(tzinfo=None)
+
+
 RUNS_PER_DAG = 3
 SECRET = "fake-token-1"
 
@@ -49,7 +59,9 @@ def dash_run(i: int, k: int) -> dict[str, Any]:
         "state": state,
         "run_type": "scheduled",
         "logical_date": None,
-        "run_after": iso(NOW - timedelta(minutes=minutes)),
+        # half a minute off the minute, so no run sits on the 24-h boundary the page draws a
+        # moment after NOW
+        "run_after": iso(NOW - timedelta(minutes=minutes, seconds=30)),
         "duration": float((i % 7 + 1) * 10) if state in ("success", "failed") else None,
         "conf": {},
     }

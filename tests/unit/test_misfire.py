@@ -127,3 +127,17 @@ def test_disabled_tasks_are_not_caught_up(app: Flask) -> None:
     with app.app_context():
         assert misfire.catch_up([db.session.get(Task, task_id)], now=NOW, grace=GRACE) == 0
         assert runs(task_id) == []
+
+
+def test_a_fire_recorded_by_the_restarted_job_does_not_hide_the_gap_before_it(app: Flask) -> None:
+    # The leader lost the database for a while, took the lead again, and its re-added job fired (and
+    # recorded) 10:05 before the catch-up ran: the catch-up still records 10:02-10:04.
+    task_id = make_task(app, misfire_policy="run_once")
+    with app.app_context():
+        record_fires([Fire(task_id, at(1))], now=at(1))
+        record_fires([Fire(task_id, at(5))], now=at(5))
+        db.session.commit()
+        task = db.session.get(Task, task_id)
+        assert misfire.catch_up([task], now=NOW, grace=timedelta(hours=1), before=at(4, 30)) == 3
+        db.session.commit()
+        assert [minute for minute, _kind, _state in runs(task_id)] == ["10:01", "10:02", "10:03", "10:04", "10:05"]
