@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Runs one worker claims at a time: one claim query per batch instead of per trigger.
 BATCH = 10
+#: How long the recorder waits before trying again to record fires the database refused (seconds).
+RETRY_RECORD_SECONDS = 1.0
 #: While idle, a lane refreshes its client and token this often (seconds).
 WARM_EVERY = 60.0
 
@@ -86,7 +88,16 @@ class Recorder:
             db.session.commit()
         except Exception:
             db.session.rollback()
-            log.exception("could not record %d fires; the catch-up after restart will find them", len(batch))
+            if self.stopping.is_set():
+                log.exception("could not record %d fires while stopping; the next leader catches them up", len(batch))
+                return
+            # The database is locked or away for a while: keep the fires and try again (recording
+            # is idempotent). A leader that stays leader through the outage never runs a catch-up,
+            # so a dropped fire would be lost.
+            log.exception("could not record %d fires; trying again", len(batch))
+            self.stopping.wait(RETRY_RECORD_SECONDS)
+            for item in batch:
+                self.queue.put(item)
             return
         log.info("recorded %d fires (%d new)", len(batch), new)
         self.on_recorded()
