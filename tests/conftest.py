@@ -479,13 +479,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL pass runs only the tests that touch the database, and no browser test."""
+    """The PostgreSQL pass runs only the tests that touch the database, and no browser test nor
+    a test of a SQLite-only part (``sqlite_only``: the FTS5 search; PostgreSQL's search has its own)."""
     if not ON_POSTGRES:
         return
     keep, drop = [], []
     for item in items:
         uses_db = "database_url" in getattr(item, "fixturenames", ())
-        (keep if uses_db and item.get_closest_marker("e2e") is None else drop).append(item)
+        elsewhere = item.get_closest_marker("e2e") or item.get_closest_marker("sqlite_only")
+        (keep if uses_db and elsewhere is None else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -346,6 +346,7 @@ def test_task_server_and_user_screens_link_to_their_history(app: Flask, login_as
     ).get_data(as_text=True)
 
 
+@pytest.mark.sqlite_only
 def test_a_word_prefix_is_searched_as_the_indexed_words_it_begins(app: Flask, events: dict[str, int]) -> None:
     with app.app_context():
         assert audit_log.fts_expression("OPER") == '("operator")'
