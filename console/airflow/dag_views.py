@@ -131,7 +131,7 @@ class AirflowDagViews:
     def dag_runs_page(self, dag_id: str, run_filter: RunFilter, *, limit: int, offset: int = 0) -> RunsPage:
         """Runs ``offset`` to ``offset + limit`` (at most 100) of ``dag_id``, newest first,
         matching ``run_filter``, and the total: one request."""
-        what = f"list runs of DAG {dag_id!r}"
+        what = "list DAG runs" if dag_id == "~" else f"list runs of DAG {dag_id!r}"
         raw = self._fetch(
             what,
             self.session.dag_run_api.get_dag_runs_without_preload_content,

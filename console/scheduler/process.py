@@ -123,12 +123,14 @@ class SchedulerProcess:
         settings.check_now()  # settings an admin changed apply from this tick on
         try:
             leader = lease.acquire(self.instance_id, now=utcnow(), ttl=self.ttl)
+            if leader:
+                self.leadership.renewed(started)
         except sa.exc.SQLAlchemyError as exc:
             db.session.rollback()
             log.error("cannot reach the database to renew the lease: %s", exc)
+            # Lead on only while the lease last written still holds: another scheduler may take
+            # it once it lapses, so a renewal that failed must never extend it.
             leader = self.leading and self.leadership()
-        if leader:
-            self.leadership.renewed(started)
         if leader and not self.leading:
             log.info("scheduler %s is now the leader", self.instance_id)
             self.leading = True

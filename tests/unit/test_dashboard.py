@@ -238,6 +238,15 @@ def test_fake_airflow_one_down_and_one_slow_server_do_not_blank_the_dashboard(
     assert reasons == ["cannot read the health: connection refused after 3 tries", "no answer within 1 s"]
 
 
+def test_fake_airflow_every_server_down_shows_unknown_counts_not_zero(dashboard_app) -> None:
+    login, _ = dashboard_app(None, None)
+    html = login.client.get("/admin/").get_data(as_text=True)
+    assert [stat(html, name) for name in ("dags", "import-errors", "running", "queued", "failed")] == ["—"] * 5
+    assert 'data-testid="counts-unknown"' in html
+    assert 'data-testid="runs-24h-' not in html
+    assert stat(html, "tasks") == "0 / 0"  # the console's own counts are known
+
+
 def test_the_refresh_fragment_is_the_board_alone_and_needs_a_viewer(dashboard_app, client) -> None:
     login, _ = dashboard_app(100)
     fragment = login.client.get("/admin/board")
