@@ -244,6 +244,7 @@ def test_fake_airflow_every_server_down_shows_unknown_counts_not_zero(dashboard_
     assert [stat(html, name) for name in ("dags", "import-errors", "running", "queued", "failed")] == ["—"] * 5
     assert 'data-testid="counts-unknown"' in html
     assert 'data-testid="runs-24h-' not in html
+    assert "No import errors." not in html and "No task failed" not in html
     assert stat(html, "tasks") == "0 / 0"  # the console's own counts are known
 
 
