@@ -21,11 +21,7 @@ first=$?
 echo "== SQLite pass: $((SECONDS - start)) s (exit $first)"
 
 start=$SECONDS
-# The integration tests against the sandbox are left out of this pass for now: run after the
-# SQLite pass on the same sandbox, two of them failed intermittently here (not yet explained;
-# each passes on PostgreSQL on its own). The PostgreSQL-specific integration tests run in the
-# first pass.
-CONSOLE_TEST_KEEP_SANDBOX=1 CONSOLE_TEST_DATABASE=postgres "$python" -m pytest -m "not integration" "$@"
+CONSOLE_TEST_KEEP_SANDBOX=1 CONSOLE_TEST_DATABASE=postgres "$python" -m pytest "$@"
 second=$?
 echo "== PostgreSQL + Redis pass: $((SECONDS - start)) s (exit $second)"
 if [ "$was_running" = 0 ] && [ "$(sandbox status)" = 1 ]; then sandbox stop; fi

@@ -151,18 +151,55 @@ def test_fake_airflow_dag_list_first_page_costs_four_calls_and_counts_from_total
     assert dag_count(failed) == 100
 
 
-def test_fake_airflow_latest_runs_of_busy_dags_cost_at_most_one_call_per_visible_dag(
-    start_fake: Callable[[FakeAirflow], FakeAirflow],
-) -> None:
+def busy_batch(runs_per_dag: dict[int, int]) -> Callable[[Seen], Reply]:
+    """``POST /dags/~/dagRuns/list`` for DAGs with these many runs: the newest 100 of those asked
+    for, the busiest DAG's first (as Airflow orders by ``run_after``)."""
+
+    def reply(seen: Seen) -> Reply:
+        asked = json.loads(seen.body or b"{}")["dag_ids"]
+        rows = [
+            {**run_json(n), "dag_run_id": f"run_{n}_{k}"}
+            for n, count in sorted(runs_per_dag.items(), key=lambda item: -item[1])
+            if f"dag_{n:04d}" in asked
+            for k in range(count)
+        ]
+        return Reply(200, {"dag_runs": rows[:100], "total_entries": len(rows)})
+
+    return reply
+
+
+def latest_of(fake: FakeAirflow, *dags: int) -> dict[str, str]:
     from console.airflow.client import AirflowClient
     from console.airflow.tokens import TokenCache
 
-    fake = start_fake(FakeAirflow(tokens=False))
-    busy = [{**run_json(1), "dag_run_id": f"run_{k}"} for k in range(100)]  # dag_0001 fills the window
-    fake.route("POST", "/api/v2/dags/~/dagRuns/list", Reply(200, {"dag_runs": busy, "total_entries": 500}))
-    fake.route("GET", "/api/v2/dags/dag_0002/dagRuns", Reply(200, {"dag_runs": [run_json(2)], "total_entries": 9}))
-    fake.route("GET", "/api/v2/dags/dag_0003/dagRuns", Reply(200, {"dag_runs": [], "total_entries": 0}))
     client = AirflowClient(fake.url, static_token="t", attempts=1, token_cache=TokenCache())
-    latest = client.latest_runs_of(["dag_0001", "dag_0002", "dag_0003"])
-    assert {d: r.run_id for d, r in latest.items()} == {"dag_0001": "run_0", "dag_0002": "run_2"}
-    assert len(fake.seen) == 3  # the batch, then one call for each visible DAG it left out
+    latest = client.latest_runs_of([f"dag_{n:04d}" for n in dags])
+    return {d: r.run_id for d, r in latest.items()}
+
+
+def test_fake_airflow_latest_runs_of_one_busy_dag_cost_a_second_batch_without_it(
+    start_fake: Callable[[FakeAirflow], FakeAirflow],
+) -> None:
+    fake = start_fake(FakeAirflow(tokens=False))
+    fake.route("POST", "/api/v2/dags/~/dagRuns/list", busy_batch({1: 150, 2: 3}))  # dag_0001 fills the window
+    assert latest_of(fake, 1, 2, 3) == {"dag_0001": "run_1_0", "dag_0002": "run_2_0"}  # dag_0003 never ran
+    assert [json.loads(s.body or b"{}")["dag_ids"] for s in fake.seen] == [
+        ["dag_0001", "dag_0002", "dag_0003"],
+        ["dag_0002", "dag_0003"],
+    ]
+
+
+def test_fake_airflow_latest_runs_of_many_busy_dags_cost_at_most_one_call_per_visible_dag(
+    start_fake: Callable[[FakeAirflow], FakeAirflow],
+) -> None:
+    fake = start_fake(FakeAirflow(tokens=False))
+    fake.route("POST", "/api/v2/dags/~/dagRuns/list", busy_batch({1: 120, 2: 110, 5: 1}))  # two full batches
+    fake.route("GET", "/api/v2/dags/dag_0005/dagRuns", Reply(200, {"dag_runs": [run_json(5)], "total_entries": 1}))
+    fake.route("GET", "/api/v2/dags/dag_0006/dagRuns", Reply(200, {"dag_runs": [], "total_entries": 0}))
+    assert latest_of(fake, 1, 2, 5, 6) == {"dag_0001": "run_1_0", "dag_0002": "run_2_0", "dag_0005": "run_5"}
+    assert [s.method + " " + s.path for s in fake.seen] == [
+        "POST /api/v2/dags/~/dagRuns/list",
+        "POST /api/v2/dags/~/dagRuns/list",
+        "GET /api/v2/dags/dag_0005/dagRuns",
+        "GET /api/v2/dags/dag_0006/dagRuns",
+    ]
