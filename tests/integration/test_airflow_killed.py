@@ -138,6 +138,13 @@ def test_airflow_killed_mid_burst_and_restarted_triggers_every_fire_exactly_once
     # Nothing twice: exactly one DAG run in Airflow per fire, with the fire's run id.
     in_airflow = {t: [r.run_id for r in sp.airflow_runs(airflow, prefixes[t])] for t in task_ids}
     assert {r.task_id: [r.dag_run_id] for r in fires} == in_airflow
+    # Leave Airflow quiet for the tests after this one: the burst's runs finished (on the sandbox's
+    # SQLite database a busy Airflow scheduler makes other writers fail with "database is locked").
+    wait_until(
+        lambda: all(r.state in ("success", "failed") for t in task_ids for r in sp.airflow_runs(airflow, prefixes[t])),
+        PATIENCE,
+        "the burst's DAG runs to finish",
+    )
     # The retries were recorded: attempts on the rows, one audit row each.
     retried = [r for r in fires if r.attempts >= 2]
     assert retried, "no fire needed a retry"

@@ -113,7 +113,8 @@ def test_variable_create_edit_and_revert_restores_the_old_value(app, admin, sand
 def test_variable_delete_and_revert_recreates_it(app, admin, sandbox_server, api, names) -> None:
     key = names("variable")
     base = f"/admin/variables/{sandbox_server}"
-    admin.post(f"{base}/new", {"key": key, "value": "keep me", "description": "about it"})
+    created = admin.post(f"{base}/new", {"key": key, "value": "keep me", "description": "about it"})
+    assert created.status_code == 302, text(created)
     assert admin.post(f"{base}/delete", {"id": key}).status_code == 302
     with pytest.raises(AirflowNotFound):
         api.get_variable(key)
