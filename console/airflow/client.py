@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from console.airflow.backfills import AirflowBackfills, Backfill, BackfillPage, BackfillRequest
-from console.airflow.dag_views import AirflowDagViews, DagSource, DagTask, RunFilter, RunsPage
+from console.airflow.dag_views import AirflowDagViews, DagSource, DagTask, RunFilter, RunsPage, listing_runs_of
 from console.airflow.failures import readable_detail
 from console.airflow.log_stream import LogLineStream
 from console.airflow.objects import AirflowObjects
@@ -279,7 +279,7 @@ class AirflowClient(
     ) -> list[DagRun]:
         """The first ``limit`` runs of ``dag_id`` (``"~"``: of all DAGs), by
         ``order_by``; ``limit`` above 100 is fetched in pages."""
-        what = "list DAG runs" if dag_id == "~" else f"list runs of DAG {dag_id!r}"
+        what = listing_runs_of(dag_id)
         api = self.session.dag_run_api
 
         def fetch(page_limit: int, offset: int) -> Any:

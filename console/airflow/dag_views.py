@@ -104,6 +104,11 @@ def parse_dag_source(raw: Any) -> DagSource:
     return DagSource(dag_id=_str(d, "dag_id"), content=_ostr(d, "content"), version_number=_oint(d, "version_number"))
 
 
+def listing_runs_of(dag_id: str) -> str:
+    """What listing the runs of ``dag_id`` (``"~"``: of every DAG) is called in messages."""
+    return "list DAG runs" if dag_id == "~" else f"list runs of DAG {dag_id!r}"
+
+
 class AirflowDagViews:
     """One DAG's tabs (a part of :class:`~console.airflow.client.AirflowClient`)."""
 
@@ -131,7 +136,7 @@ class AirflowDagViews:
     def dag_runs_page(self, dag_id: str, run_filter: RunFilter, *, limit: int, offset: int = 0) -> RunsPage:
         """Runs ``offset`` to ``offset + limit`` (at most 100) of ``dag_id``, newest first,
         matching ``run_filter``, and the total: one request."""
-        what = "list DAG runs" if dag_id == "~" else f"list runs of DAG {dag_id!r}"
+        what = listing_runs_of(dag_id)
         raw = self._fetch(
             what,
             self.session.dag_run_api.get_dag_runs_without_preload_content,

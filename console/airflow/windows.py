@@ -22,6 +22,8 @@ WINDOW_PAGE = 100
 #: Batches of latest runs before falling back to one ``limit=1`` request per DAG still missing:
 #: the second batch leaves out the busy DAGs that filled the first.
 LATEST_RUN_BATCHES = 2
+#: What the latest-runs requests are called in messages and call counts.
+LATEST_RUNS = "list the latest DAG runs"
 
 
 @dataclass(frozen=True)
@@ -103,21 +105,19 @@ class AirflowWindows:
             if not missing:
                 break
             full = self._latest_runs_batch(missing, window, latest)
-            missing = [d for d in missing if d not in latest]
-            if not full:  # every run of the DAGs asked for fitted: the missing ones never ran
-                return {d: latest[d] for d in wanted if d in latest}
-        what = "list the latest DAG runs"
+            # Not full: every run of the DAGs asked for fitted, so the missing ones never ran.
+            missing = [d for d in missing if d not in latest] if full else []
         for dag_id in missing:
             raw = self._read(
-                what,
+                LATEST_RUNS,
                 self.session.dag_run_api.get_dag_runs_without_preload_content,
                 dag_id,
                 limit=1,
                 order_by=["-run_after"],
             )
-            one, _ = self.session.parse(what, lambda data: parse_page(data, "dag_runs"), raw)
+            one, _ = self.session.parse(LATEST_RUNS, lambda data: parse_page(data, "dag_runs"), raw)
             if one:
-                latest[dag_id] = self.session.parse(what, parse_dag_run, one[0])
+                latest[dag_id] = self.session.parse(LATEST_RUNS, parse_dag_run, one[0])
         return {d: latest[d] for d in wanted if d in latest}
 
     def _latest_runs_batch(self, dag_ids: list[str], window: int, latest: dict[str, DagRun]) -> bool:
@@ -125,7 +125,7 @@ class AirflowWindows:
         seen of each DAG); whether the window was full."""
         from console.airflow import official as o
 
-        what = "list the latest DAG runs"
+        what = LATEST_RUNS
         body = o.DAGRunsBatchBody(dag_ids=dag_ids, order_by="-run_after", page_limit=window)
         raw = self._read(what, self.session.dag_run_api.get_list_dag_runs_batch_without_preload_content, "~", body)
         rows, _total = self.session.parse(what, lambda data: parse_page(data, "dag_runs"), raw)

@@ -178,6 +178,11 @@ class Dashboard:
         return self.dags_total - self.dags_paused
 
     @property
+    def airflow_unknown(self) -> bool:
+        """Servers are enabled but none answered: the Airflow counts are unknown, not zero."""
+        return bool(self.servers) and not any(s.up for s in self.servers)
+
+    @property
     def oldest_data(self) -> datetime:
         """When the oldest server answer shown was fetched (the page's data age)."""
         moments = [s.fetched_at for s in self.servers if s.fetched_at is not None]
